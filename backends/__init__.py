@@ -1,0 +1,1 @@
+"""sncc.backends: code generators and simulators that consume the spiking IR."""

@@ -1,0 +1,1 @@
+"""sncc.runtime: compiled Cython kernels and hand-written RTL primitives used by the backends."""

@@ -1,0 +1,71 @@
+"""The IR verifier: SSA order, op declarations, attribute ranges, types and shapes.
+
+Every message names the op (`'dense' op %fc1: ...`) and what is wrong.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from sncc import ops
+from sncc.errors import SnccError, VerificationError
+from sncc.ir import Module, Operation
+from sncc.types import Fixed
+
+
+def _fail(op: Operation | None, msg: str):
+    where = f"{op.describe()}: " if op is not None else ""
+    err = VerificationError(where + msg)
+    err.op = op  # lets the parser point at the line
+    raise err
+
+
+def verify(m: Module) -> None:
+    defined: set[int] = set()
+    indices: set[int] = set()
+    if not m.outputs:
+        _fail(None, f"module @{m.name} returns nothing")
+    T = m.attrs.get("T")
+    if T is not None and (not isinstance(T, int) or isinstance(T, bool) or T < 1):
+        _fail(None, f"module attribute T must be an integer >= 1, got {T!r}")
+    for op in m.ops:
+        if id(op.result) in defined:
+            _fail(op, "appears twice in the module")
+        for i, v in enumerate(op.operands):
+            if id(v) not in defined:
+                _fail(op, f"operand #{i} (%{v.name}) is not defined before this op (SSA order)")
+        try:
+            attrs = ops.complete_attrs(op.kind, op.attrs)
+        except SnccError as e:
+            _fail(op, str(e).split(": ", 1)[-1])
+        if op.kind == "input":
+            if attrs["index"] in indices:
+                _fail(op, f"input index {attrs['index']} is used twice")
+            indices.add(attrs["index"])
+        elif op.kind == "const":
+            arr = attrs["value"]
+            if arr.shape != op.type.shape:
+                _fail(op, f"value of shape {list(arr.shape)} does not match its type {op.type}")
+            if arr.dtype != op.type.elem.numpy_dtype:
+                _fail(op, f"value stored as {arr.dtype} does not match its type {op.type}")
+            if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+                _fail(op, "value contains NaN or infinity")
+            if isinstance(op.type.elem, Fixed):
+                lo, hi = op.type.elem.min_int, op.type.elem.max_int
+                if arr.size and (arr.min() < lo or arr.max() > hi):
+                    _fail(op, f"value does not fit {op.type.elem} (integers {lo}..{hi})")
+        else:
+            try:
+                expected = ops.infer_type(op.kind, [v.type for v in op.operands], attrs)
+            except SnccError as e:
+                _fail(op, str(e).split(": ", 1)[-1] if str(e).startswith("'") else str(e))
+            if expected.shape != op.type.shape:
+                _fail(op, f"result type {op.type} does not match the inferred {expected}")
+            # Fixed-point result types are chosen by the quantize pass; everything else must agree.
+            if not isinstance(op.type.elem, Fixed) and expected.elem != op.type.elem:
+                _fail(op, f"result type {op.type} does not match the inferred {expected}")
+        defined.add(id(op.result))
+    if sorted(indices) != list(range(len(indices))):
+        _fail(None, f"input indices must be 0..{len(indices) - 1}, got {sorted(indices)}")
+    for v in m.outputs:
+        if id(v) not in defined:
+            _fail(None, f"returned value %{v.name} is not defined in module @{m.name}")
