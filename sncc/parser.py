@@ -152,6 +152,8 @@ class _Builder:
             raise self.error(name_tok, f"value %{name} is defined twice (SSA: one definition per value)")
         attrs = self.attrs(attr_node)
         op = Operation(kind, operands, attrs, self.type_of(type_tok), name)
+        # resources are read after the body: point the pending fills at the op's own dict
+        self.pending = [(op.attrs if a is attrs else a, k, n, t, tok) for a, k, n, t, tok in self.pending]
         self.lines[id(op)] = (name_tok.line, name_tok.column)
         self.values[name] = op.result
         return op
