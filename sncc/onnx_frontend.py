@@ -82,6 +82,10 @@ class _Importer:
     def fail(self, node: onnx.NodeProto, msg: str) -> SnccError:
         return UnsupportedError(f"ONNX node '{node.name or node.output[0]}' ({node.op_type}): {msg}")
 
+    def name(self, node) -> str:
+        """The IR value name of a node's result: its ONNX node name, else its output name."""
+        return _clean(node.name) or _clean(node.output[0]) or node.op_type.lower()
+
     def attr(self, node, key, default=None):
         for a in node.attribute:
             if a.name == key:
@@ -225,7 +229,7 @@ class _Importer:
 
     # -- op handlers ----------------------------------------------------------
     def op_Relu(self, node):
-        return self.m.add("relu", [self.value(node.input[0], node)], name=_clean(node.name))
+        return self.m.add("relu", [self.value(node.input[0], node)], name=self.name(node))
 
     def op_Clip(self, node):
         lo = self.attr(node, "min", None)
@@ -234,10 +238,10 @@ class _Importer:
         b = self.known_input(node, 2, "the Clip maximum")
         lo = float(a) if a is not None else (float("-inf") if lo is None else lo)
         hi = float(b) if b is not None else (float("inf") if hi is None else hi)
-        return self.m.add("clip", [self.value(node.input[0], node)], {"min": lo, "max": hi}, _clean(node.name))
+        return self.m.add("clip", [self.value(node.input[0], node)], {"min": lo, "max": hi}, self.name(node))
 
     def op_Identity(self, node):
-        return self.m.add("identity", [self.value(node.input[0], node)], name=_clean(node.name))
+        return self.m.add("identity", [self.value(node.input[0], node)], name=self.name(node))
 
     def op_Dropout(self, node):
         if len(node.output) > 1 and node.output[1] and self.consumers.get(node.output[1]):
@@ -248,7 +252,7 @@ class _Importer:
         ratio = self.attr(node, "ratio", 0.5)
         r = self.known_input(node, 1, "the Dropout ratio")
         return self.m.add("dropout", [self.value(node.input[0], node)],
-                          {"ratio": float(r) if r is not None else float(ratio)}, _clean(node.name))
+                          {"ratio": float(r) if r is not None else float(ratio)}, self.name(node))
 
     def op_Flatten(self, node):
         x = self.value(node.input[0], node)
@@ -257,7 +261,7 @@ class _Importer:
             axis += x.type.rank + 1
         if axis != 1:
             raise self.fail(node, f"Flatten with axis={axis} mixes the batch axis into the features; only axis=1 is supported")
-        return self.m.add("flatten", [x], name=_clean(node.name))
+        return self.m.add("flatten", [x], name=self.name(node))
 
     def op_Reshape(self, node):
         x = self.value(node.input[0], node)
@@ -280,7 +284,7 @@ class _Importer:
             dims[dims.index(-1)] = x.type.size // known
         if int(np.prod(dims)) != x.type.size:
             raise self.fail(node, f"cannot reshape a sample of shape {list(x.type.shape)} into {dims}")
-        return self.m.add("reshape", [x], {"shape": dims}, _clean(node.name))
+        return self.m.add("reshape", [x], {"shape": dims}, self.name(node))
 
     def op_Gemm(self, node):
         alpha, beta = self.attr(node, "alpha", 1.0), self.attr(node, "beta", 1.0)
@@ -293,7 +297,7 @@ class _Importer:
         w = (w if trans_b else w.T) * np.float32(alpha)  # dense weight is [out, in]
         if x.type.rank != 1 or w.ndim != 2 or w.shape[1] != x.type.shape[0]:
             raise self.fail(node, f"weight of shape {list(w.shape)} does not fit input {x.type}")
-        operands = [x, self.m.const(w, _clean(node.input[1]) if alpha == 1.0 else _clean(node.name) + ".weight")]
+        operands = [x, self.m.const(w, _clean(node.input[1]) if alpha == 1.0 else self.name(node) + ".weight")]
         c = self.known_input(node, 2, "the bias C")
         if c is not None and beta != 0.0:
             c = np.asarray(c, dtype=np.float32) * np.float32(beta)
@@ -303,9 +307,9 @@ class _Importer:
                 bias = np.broadcast_to(c, (w.shape[0],))
             except ValueError:
                 raise self.fail(node, f"bias of shape {list(c.shape)} does not broadcast to [{w.shape[0]}]") from None
-            name = _clean(node.input[2]) if beta == 1.0 and c.shape == (w.shape[0],) else _clean(node.name) + ".bias"
+            name = _clean(node.input[2]) if beta == 1.0 and c.shape == (w.shape[0],) else self.name(node) + ".bias"
             operands.append(self.m.const(np.ascontiguousarray(bias), name))
-        return self.m.add("dense", operands, name=_clean(node.name))
+        return self.m.add("dense", operands, name=self.name(node))
 
     def op_MatMul(self, node):
         x = self.value(node.input[0], node)
@@ -313,7 +317,7 @@ class _Importer:
         if x.type.rank != 1 or np.ndim(w) != 2:
             raise self.fail(node, f"only [batch, K] x [K, N] products are supported (got sample {x.type}, "
                             f"weight {list(np.shape(w))})")
-        return self.m.add("matmul", [x, self.value(node.input[1], node)], name=_clean(node.name))
+        return self.m.add("matmul", [x, self.value(node.input[1], node)], name=self.name(node))
 
     def _conv_pads(self, node, x: Value, kernel, strides, dilations):
         auto_pad = self.attr(node, "auto_pad", b"NOTSET")
@@ -348,7 +352,7 @@ class _Importer:
         if len(node.input) > 2 and node.input[2]:
             self.known_input(node, 2, "the Conv bias")
             operands.append(self.value(node.input[2], node))
-        return self.m.add("conv2d", operands, attrs, _clean(node.name))
+        return self.m.add("conv2d", operands, attrs, self.name(node))
 
     def _pool_attrs(self, node, x: Value, with_dilations: bool):
         if x.type.rank != 3:
@@ -373,16 +377,16 @@ class _Importer:
         x = self.value(node.input[0], node)
         attrs = self._pool_attrs(node, x, False)
         attrs["count_include_pad"] = bool(self.attr(node, "count_include_pad", 0))
-        return self.m.add("avgpool2d", [x], attrs, _clean(node.name))
+        return self.m.add("avgpool2d", [x], attrs, self.name(node))
 
     def op_MaxPool(self, node):
         if len(node.output) > 1 and node.output[1] and self.consumers.get(node.output[1]):
             raise self.fail(node, "the MaxPool indices output is used")
         x = self.value(node.input[0], node)
-        return self.m.add("maxpool2d", [x], self._pool_attrs(node, x, True), _clean(node.name))
+        return self.m.add("maxpool2d", [x], self._pool_attrs(node, x, True), self.name(node))
 
     def op_GlobalAveragePool(self, node):
-        return self.m.add("global_avgpool", [self.value(node.input[0], node)], name=_clean(node.name))
+        return self.m.add("global_avgpool", [self.value(node.input[0], node)], name=self.name(node))
 
     def op_BatchNormalization(self, node):
         if self.attr(node, "training_mode", 0):
@@ -393,7 +397,7 @@ class _Importer:
         params = [self.known_input(node, i, what) for i, what in
                   enumerate(("", "the scale", "the bias", "the mean", "the variance")) if i > 0]
         return self.m.add("batchnorm", [x] + [self.value(node.input[i], node) for i in range(1, 5)],
-                          {"epsilon": float(self.attr(node, "epsilon", 1e-5))}, _clean(node.name))
+                          {"epsilon": float(self.attr(node, "epsilon", 1e-5))}, self.name(node))
 
     def _binary(self, node, kind: str, transform=None):
         a_name, b_name = node.input[0], node.input[1]
@@ -414,14 +418,14 @@ class _Importer:
                 raise self.fail(node, f"constant of shape {list(c.shape)} does not broadcast to {a.type}") from None
             if np.broadcast_shapes(a.type.shape, c.shape) != a.type.shape:
                 raise self.fail(node, f"constant of shape {list(c.shape)} would grow the activation {a.type}")
-            b = self.m.const(np.ascontiguousarray(c, dtype=np.float32), _clean(node.name) + ".const")
-            return self.m.add(kind, [a, b], name=_clean(node.name))
+            b = self.m.const(np.ascontiguousarray(c, dtype=np.float32), self.name(node) + ".const")
+            return self.m.add(kind, [a, b], name=self.name(node))
         if transform is not None:
             raise self.fail(node, f"{node.op_type} of two activations is not supported (only by a constant)")
         b = self.value(b_name, node)
         if b.type.rank > a.type.rank or (b.type.rank == a.type.rank and b.type.size > a.type.size):
             a, b = b, a
-        return self.m.add(kind, [a, b], name=_clean(node.name))
+        return self.m.add(kind, [a, b], name=self.name(node))
 
     def op_Add(self, node):
         return self._binary(node, "add")
@@ -441,7 +445,7 @@ class _Importer:
         acc = self.value(node.input[0], node)
         for k, name in enumerate(node.input[1:]):
             b = self.value(name, node)
-            acc = self.m.add("add", [acc, b], name=_clean(node.name) + (f".{k}" if k < len(node.input) - 2 else ""))
+            acc = self.m.add("add", [acc, b], name=self.name(node) + (f".{k}" if k < len(node.input) - 2 else ""))
         return acc
 
     def op_Concat(self, node):
@@ -452,7 +456,7 @@ class _Importer:
             axis += rank
         if axis == 0:
             raise self.fail(node, "concatenation along the batch axis is not supported")
-        return self.m.add("concat", xs, {"axis": axis - 1}, _clean(node.name))
+        return self.m.add("concat", xs, {"axis": axis - 1}, self.name(node))
 
     # -- QCFS --------------------------------------------------------------
     def _scalar(self, node, i) -> float | None:
@@ -512,7 +516,7 @@ class _Importer:
         x = self.value(node.input[0], node)
         self.values[mul_lam.output[0]] = self.m.add(
             "qcfs", [x], {"threshold": float(np.float32(lam)), "levels": int(round(levels))},
-            _clean(mul_lam.name) or _clean(node.name))
+            self.name(mul_lam))
         return True
 
 

@@ -109,6 +109,7 @@ class _Builder:
                 self.resources[str(name)] = bytes.fromhex(str(blob)[2:]) if len(blob) % 2 == 0 else None
                 if self.resources[str(name)] is None:
                     raise self.error(blob, f"resource '{name}' has an odd number of hex digits")
+        self.module_pos = (sym_tok.line, sym_tok.column) if (sym_tok := module_node.children[0]) else ("?", "?")
         sym, *rest = module_node.children
         mod_attrs_node = rest[0] if rest and rest[0].data == "module_attrs" else None
         op_nodes = [c for c in rest if isinstance(c, lark.Tree) and c.data == "op"]
@@ -187,6 +188,6 @@ def parse_module(text: str, filename: str = "<string>") -> Module:
     try:
         verify(m)
     except SnccError as e:
-        line, col = builder.lines.get(id(getattr(e, "op", None)), ("?", "?"))
+        line, col = builder.lines.get(id(getattr(e, "op", None)), builder.module_pos)
         raise ParseError(f"{filename}:{line}:{col}: {e}") from None
     return m

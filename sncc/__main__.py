@@ -1,0 +1,5 @@
+import sys
+
+from sncc.cli import main
+
+sys.exit(main())

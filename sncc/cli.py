@@ -1,0 +1,165 @@
+"""The `sncc` command line.
+
+    sncc MODEL [--target ir|cpu|artix7] [-o OUT] [--pipeline PIPE] ...   compile a model
+    sncc opt IN.sir --pipeline PIPE [-o OUT.sir]                         run passes on IR
+    sncc passes                                                         list passes and options
+
+Exit codes: 0 success, 1 user error (one message, no traceback; --debug shows it),
+2 internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+from sncc.errors import SnccError
+
+EPILOG = """\
+examples:
+  sncc examples/mlp.onnx                          print the IR of a model (target ir)
+  sncc examples/mlp.onnx -o build/mlp.sir         write it to a file
+  sncc model.onnx --print-ir-after-all --elide-weights
+                                                  watch every pass, weights summarised
+  sncc model.onnx --pipeline 'canonicalize,fold-batchnorm,dce' --time-passes
+  sncc opt build/mlp.sir --pipeline dce -o build/mlp.dce.sir
+  sncc passes                                     list the passes and their options
+
+pipelines are comma-separated pass names with options in braces:
+  canonicalize,fold-batchnorm,calibrate{percentile=99.9}
+
+exit codes: 0 success, 1 bad input (model, option, data), 2 internal error.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # bad options are user errors: exit code 1, not argparse's 2
+        self.print_usage(sys.stderr)
+        print(f"sncc: error: {message}", file=sys.stderr)
+        sys.exit(1)
+
+
+def _common(p: argparse.ArgumentParser):
+    p.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass (to stderr)")
+    p.add_argument("--print-ir-after", metavar="PASS", action="append", default=[],
+                   help="print the IR after the named pass (repeatable)")
+    p.add_argument("--time-passes", action="store_true", help="report the wall time of each pass (to stderr)")
+    p.add_argument("--elide-weights", action="store_true",
+                   help="print weights as shape and statistics instead of hex (not loadable)")
+    p.add_argument("--no-verify", action="store_true", help="skip the IR verifier after each pass")
+    p.add_argument("--debug", action="store_true", help="show the Python traceback of errors")
+
+
+def _compile_parser() -> argparse.ArgumentParser:
+    from sncc.driver import DEFAULT_PIPELINE, TARGETS
+
+    p = _Parser(prog="sncc", description="Compile a trained ANN (ONNX) or sncc IR (.sir) into a spiking "
+                "network for a target.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", metavar="MODEL", help="an .onnx model or an .sir IR file")
+    p.add_argument("--target", choices=TARGETS, default="ir",
+                   help="what to produce: ir = the IR text after the pipeline (default)")
+    p.add_argument("-o", "--output", metavar="OUT", help="output file (target ir; default: stdout)")
+    p.add_argument("--pipeline", metavar="PIPE", help=f"passes to run (default for ir: {DEFAULT_PIPELINE['ir']})")
+    p.add_argument("-T", type=int, metavar="N", help="timesteps of the spiking network (module attribute T)")
+    p.add_argument("--calib", metavar="FILE.npy", help="calibration inputs, shape [N, ...] (for calibrate)")
+    _common(p)
+    return p
+
+
+def _opt_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="sncc opt", description="Run a pass pipeline on an IR file and print or write the result.",
+                epilog="example:\n  sncc opt model.sir --pipeline canonicalize,dce -o model.opt.sir",
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("input", metavar="IN.sir", help="IR text file ('-' reads stdin)")
+    p.add_argument("--pipeline", metavar="PIPE", required=True, help="passes to run, e.g. canonicalize,dce")
+    p.add_argument("-o", "--output", metavar="OUT.sir", help="output file (default: stdout)")
+    p.add_argument("--calib", metavar="FILE.npy", help="calibration inputs, shape [N, ...] (for calibrate)")
+    _common(p)
+    return p
+
+
+def _instrumentation(args) -> dict:
+    return {"print_ir_after_all": args.print_ir_after_all, "print_ir_after": set(args.print_ir_after),
+            "time_passes": args.time_passes, "elide": args.elide_weights, "verify_each": not args.no_verify}
+
+
+def _emit(text: str, output: str | None):
+    from sncc.driver import write_atomically
+
+    if output:
+        write_atomically(Path(output), text)
+    else:
+        sys.stdout.write(text)
+
+
+def _cmd_compile(args) -> int:
+    from sncc.driver import DEFAULT_PIPELINE, compile_model, load_array, load_model
+
+    calib = load_array(args.calib, "calibration") if args.calib else None
+    if args.T is not None and args.T < 1:
+        raise SnccError(f"-T must be at least 1, got {args.T}")
+    module = load_model(args.model)
+    pipeline = args.pipeline if args.pipeline is not None else DEFAULT_PIPELINE.get(args.target, "")
+    module, _ = compile_model(module, pipeline, target=args.target, T=args.T, calibration_data=calib,
+                              instrumentation=_instrumentation(args))
+    _emit(module.to_text(elide=args.elide_weights), args.output)
+    return 0
+
+
+def _cmd_opt(args) -> int:
+    from sncc.driver import load_array
+    from sncc.ir import load, parse
+    from sncc.pass_manager import PassContext, PassManager
+
+    module = parse(sys.stdin.read(), "<stdin>") if args.input == "-" else load(args.input)
+    calib = load_array(args.calib, "calibration") if args.calib else None
+    pm = PassManager.parse(args.pipeline, **_instrumentation(args))
+    module = pm.run(module, PassContext(calibration_data=calib, T=module.attrs.get("T")))
+    _emit(module.to_text(elide=args.elide_weights), args.output)
+    return 0
+
+
+def _cmd_passes(args) -> int:
+    import sncc.passes  # noqa: F401
+    from sncc.pass_manager import PASSES
+
+    for name in sorted(PASSES):
+        cls = PASSES[name]
+        kind = "analysis" if cls.is_analysis else "transform"
+        print(f"{name:18} {kind:9}  {cls.summary}")
+        for key, opt in cls.options.items():
+            choices = f" ({'|'.join(map(str, opt.choices))})" if opt.choices else ""
+            print(f"{'':20}{key}={opt.default}{choices}  {opt.help}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    logging.basicConfig(format="sncc: note: %(message)s", level=logging.INFO, stream=sys.stderr)
+    try:
+        if argv and argv[0] == "opt":
+            return _cmd_opt(_opt_parser().parse_args(argv[1:]))
+        if argv and argv[0] == "passes":
+            return _cmd_passes(None)
+        return _cmd_compile(_compile_parser().parse_args(argv))
+    except SnccError as e:
+        if debug:
+            traceback.print_exc()
+        print(f"sncc: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sncc: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug in sncc, not in the user's input
+        if debug:
+            traceback.print_exc()
+        print(f"sncc: internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback, "
+              "and please report it)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

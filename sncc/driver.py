@@ -1,0 +1,68 @@
+"""The compiler driver: model file -> IR -> pipeline -> target, shared by the CLI and the API."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from sncc.errors import SnccError, UnsupportedError
+from sncc.ir import Module, load
+from sncc.pass_manager import PassContext, PassManager
+
+TARGETS = ("ir", "cpu", "artix7")
+DEFAULT_PIPELINE = {"ir": "canonicalize,fold-batchnorm,dce"}
+
+
+def load_model(path) -> Module:
+    """An `.onnx` file through the ONNX frontend, or an `.sir` file through the parser."""
+    p = Path(path)
+    if p.suffix == ".sir":
+        return load(p)
+    if p.suffix == ".onnx":
+        from sncc.onnx_frontend import import_onnx
+
+        return import_onnx(p)
+    raise SnccError(f"'{p}': unknown model format '{p.suffix or '(no extension)'}'; give an .onnx model or an .sir IR file")
+
+
+def load_array(path, what: str) -> np.ndarray:
+    p = Path(path)
+    if not p.exists():
+        raise SnccError(f"{what} file '{p}' does not exist")
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except Exception as e:
+        raise SnccError(f"{what} file '{p}' is not a readable .npy array: {e}") from None
+    if not isinstance(arr, np.ndarray):
+        raise SnccError(f"{what} file '{p}' holds several arrays (an .npz); save one array with numpy.save")
+    return arr
+
+
+def write_atomically(path: Path, data: str | bytes) -> None:
+    """Write `path` via a temporary file in the same folder, so no half-written file is ever left."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def compile_model(module: Module, pipeline: str, *, target: str = "ir", T: int | None = None,
+                  calibration_data=None, instrumentation: dict | None = None) -> tuple[Module, PassContext]:
+    if target not in TARGETS:
+        raise SnccError(f"unknown target '{target}'; targets: {', '.join(TARGETS)}")
+    if target != "ir":
+        raise UnsupportedError(f"target '{target}' is not implemented yet; use --target ir (the IR after the pipeline)")
+    if T is not None:
+        if T < 1:
+            raise SnccError(f"-T must be at least 1, got {T}")
+        module.attrs["T"] = int(T)
+    pm = PassManager.parse(pipeline, **(instrumentation or {}))
+    ctx = PassContext(calibration_data=calibration_data, T=T)
+    return pm.run(module, ctx), ctx

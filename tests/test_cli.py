@@ -1,0 +1,110 @@
+"""The `sncc` program: outputs, exit codes (0 ok, 1 user error, 2 internal), no tracebacks."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+
+import sncc
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "mlp.onnx"
+
+
+def run(*args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "sncc", *map(str, args)], capture_output=True, text=True,
+                          input=stdin, cwd=ROOT)
+
+
+def test_compile_example_to_ir_file(tmp_path):
+    out = tmp_path / "sub" / "mlp.sir"
+    r = run(EXAMPLE, "-o", out, "-T", 16)
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    m = sncc.ir.parse(text)
+    assert m.attrs["T"] == 16
+    assert [op.kind for op in m.ops if op.kind not in ("input", "const")] == ["dense", "relu", "dense", "relu", "dense"]
+    assert not list(out.parent.glob(".mlp.sir.*"))  # no temporary left behind
+
+
+def test_stdout_print_ir_after_and_time_passes():
+    r = run(EXAMPLE, "--print-ir-after", "canonicalize", "--time-passes", "--elide-weights")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("module @mlp {") and "elided<200704 values" in r.stdout
+    assert "// ----- IR after canonicalize -----" in r.stderr and "Pass execution timing report" in r.stderr
+
+
+def test_opt_round_trip(tmp_path):
+    sir = tmp_path / "m.sir"
+    assert run(EXAMPLE, "-o", sir).returncode == 0
+    r = run("opt", sir, "--pipeline", "canonicalize,dce")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == sir.read_text()
+    r = run("opt", "-", "--pipeline", "dce", stdin=sir.read_text())
+    assert r.returncode == 0 and r.stdout == sir.read_text()
+
+
+def test_help_teaches():
+    r = run("--help")
+    assert r.returncode == 0
+    for word in ("--target", "--pipeline", "--print-ir-after-all", "examples:", "exit codes"):
+        assert word in r.stdout
+    r = run("passes")
+    assert r.returncode == 0 and "fold-batchnorm" in r.stdout and "canonicalize" in r.stdout
+
+
+def _unsupported_model(tmp_path, op):
+    nodes = [helper.make_node(op, ["x"], ["y"], name=f"my_{op.lower()}")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 4])])
+    path = tmp_path / f"{op}.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString())
+    return path
+
+
+@pytest.mark.parametrize("op", ["Sigmoid", "Tanh", "Exp", "Erf", "HardSwish", "Sin", "Softplus"])
+def test_unsupported_op_exit_code_1_and_no_output(tmp_path, op):
+    out = tmp_path / "out.sir"
+    r = run(_unsupported_model(tmp_path, op), "-o", out)
+    assert r.returncode == 1
+    assert f"ONNX node 'my_{op.lower()}' ({op})" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["missing.onnx"], "model file 'missing.onnx' does not exist"),
+    (["model.txt"], "unknown model format '.txt'"),
+    ([EXAMPLE, "--pipeline", "canonicalize,nope"], "unknown pass 'nope'"),
+    ([EXAMPLE, "-T", "0"], "-T must be at least 1"),
+    ([EXAMPLE, "--target", "fpga"], "invalid choice: 'fpga'"),
+    ([EXAMPLE, "--target", "cpu"], "target 'cpu' is not implemented yet"),
+    ([EXAMPLE, "--calib", "nothere.npy"], "calibration file 'nothere.npy' does not exist"),
+    ([EXAMPLE, "--print-ir-after", "nope"], "--print-ir-after: unknown pass 'nope'"),
+    (["opt", "nothere.sir", "--pipeline", "dce"], "cannot read IR file 'nothere.sir'"),
+])
+def test_user_errors(args, message):
+    r = run(*args)
+    assert r.returncode == 1, r.stderr
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_parse_error_has_file_line_col_and_debug_shows_traceback(tmp_path):
+    bad = tmp_path / "bad.sir"
+    bad.write_text("module @m {\n  %x = input {index = 0} : tensor<4xf32>\n  %y = relu(%q) : tensor<4xf32>\n  return %y\n}\n")
+    r = run("opt", bad, "--pipeline", "dce")
+    assert r.returncode == 1
+    assert f"{bad}:3:13: use of undefined value %q" in r.stderr
+    r = run("opt", bad, "--pipeline", "dce", "--debug")
+    assert r.returncode == 1 and "Traceback" in r.stderr
+
+
+def test_bad_calibration_file(tmp_path):
+    f = tmp_path / "c.npy"
+    f.write_bytes(b"garbage")
+    r = run(EXAMPLE, "--calib", f)
+    assert r.returncode == 1 and "is not a readable .npy array" in r.stderr
