@@ -132,11 +132,24 @@ def _float_op(op: Operation, args: list[np.ndarray]) -> np.ndarray:
 
 # -- spiking semantics ------------------------------------------------------------
 
+def prng_initial_state(seed: int) -> int:
+    """The xorshift32 state an encoder starts from (spec/ir.md 5.2): murmur3's fmix32 of
+    seed ^ 0x9E3779B9, so that nearby seeds give unrelated streams; 0 (a fixed point of
+    xorshift) becomes 1."""
+    h = (seed ^ 0x9E3779B9) & 0xFFFFFFFF
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & 0xFFFFFFFF
+    h ^= h >> 16
+    return h or 1
+
+
 def xorshift32_stream(seed: int, count: int) -> np.ndarray:
-    """The rate encoder's random numbers (spec/ir.md, "encode"): `count` successive
-    xorshift32 states (13, 17, 5) starting from `seed`, as uint32."""
+    """The rate encoder's random numbers (spec/ir.md 5.2): `count` successive xorshift32
+    states (shifts 13, 17, 5) after the initial state of `seed`, as uint32."""
     out = np.empty(count, dtype=np.uint32)
-    s = seed & 0xFFFFFFFF
+    s = prng_initial_state(seed)
     for i in range(count):
         s ^= (s << 13) & 0xFFFFFFFF
         s ^= s >> 17

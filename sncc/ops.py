@@ -95,13 +95,6 @@ def _require_rank(t: TensorType, rank: int, what: str):
         _fail(f"{what} must have rank {rank}, got {t}")
 
 
-def _numeric(t: TensorType, what: str):
-    if isinstance(t.elem, Spike):
-        return
-    if not isinstance(t.elem, (F32, Fixed)):
-        _fail(f"{what} has unsupported element type {t.elem}")
-
-
 def _conv_out(size, k, stride, pad_lo, pad_hi, dil):
     out = (size + pad_lo + pad_hi - dil * (k - 1) - 1) // stride + 1
     if out < 1:
@@ -193,6 +186,8 @@ def _pool(ts, a):
     c, h, w = x.shape
     (kh, kw), (sh, sw), (pt, pl, pb, pr) = a["kernel"], a["strides"], a["pads"]
     d = a.get("dilations", [1, 1])
+    if pt >= kh or pb >= kh or pl >= kw or pr >= kw:
+        _fail(f"pads {a['pads']} must be smaller than the window {a['kernel']} (a window inside the padding has no input)")
     return TensorType((c, _conv_out(h, kh, sh, pt, pb, d[0]), _conv_out(w, kw, sw, pl, pr, d[1])), x.elem)
 
 
@@ -218,6 +213,8 @@ def _gap(ts, a):
         summary="y = scale[c] (x - mean[c]) / sqrt(var[c] + eps) + bias[c] (inference form)")
 def _batchnorm(ts, a):
     x = ts[0]
+    if x.rank < 1:
+        _fail(f"input {x} needs a channel axis")
     for t, what in zip(ts[1:], ("scale", "bias", "mean", "var")):
         if t.shape != (x.shape[0],):
             _fail(f"batchnorm {what} {t} must have shape [{x.shape[0]}] (channels of {x})")
@@ -265,7 +262,7 @@ def _identity(ts, a):
     return ts[0]
 
 
-@define("dropout", operands=("x",), attrs={"ratio": Attr("float", 0.5)}, summary="x (inference)")
+@define("dropout", operands=("x",), attrs={"ratio": Attr("float", 0.5, check=lambda r: None if 0 <= r < 1 else "must be in [0, 1)")}, summary="x (inference)")
 def _dropout(ts, a):
     return ts[0]
 
@@ -306,7 +303,7 @@ def _concat(ts, a):
             _fail(f"operand {t} does not match {first} outside axis {ax}")
     shape = list(first.shape)
     shape[ax] = sum(t.shape[ax] for t in ts)
-    elems = {type(t.elem) for t in ts}
+    elems = {t.elem for t in ts}
     return TensorType(shape, first.elem if len(elems) == 1 else f32)
 
 
@@ -314,7 +311,7 @@ def _concat(ts, a):
 
 @define("encode", operands=("x",), stateful=True,
         attrs={"mode": Attr("str", "constant", choices=("constant", "rate")),
-               "seed": Attr("int", 1, check=lambda s: None if 1 <= s < 2**32 else "must be in 1..2**32-1")},
+               "seed": Attr("int", 0, check=lambda s: None if 0 <= s < 2**32 else "must be in 0..2**32-1")},
         summary="constant: the input as a current every step; rate: Bernoulli spikes from xorshift32")
 def _encode(ts, a):
     return ts[0].with_elem(spike if a["mode"] == "rate" else f32)
@@ -327,6 +324,8 @@ def _encode(ts, a):
         summary="v += x; s = v >= threshold; v -= s*threshold (or v = 0 where s); emit s")
 def _if(ts, a):
     x = ts[0]
+    if x.rank < 1:
+        _fail(f"input {x} needs at least one axis")
     for key in ("threshold", "v0"):
         v = a[key]
         if isinstance(v, np.ndarray) and v.shape not in ((x.shape[0],), x.shape):
@@ -374,6 +373,8 @@ def _coerce_attr(kind_name: str, key: str, spec: Attr, v: Any) -> Any:
     if k in ("ints", "floats"):
         if not isinstance(v, (list, tuple)):
             raise VerificationError(f"{where} must be a list, got {v!r}")
+        if k == "ints" and any(isinstance(x, (float, np.floating, bool)) for x in v):
+            raise VerificationError(f"{where} must be a list of integers, got {v!r}")
         conv = int if k == "ints" else float
         out = [conv(x) for x in v]
         if spec.length is not None and len(out) != spec.length:
@@ -395,7 +396,7 @@ def _coerce_attr(kind_name: str, key: str, spec: Attr, v: Any) -> Any:
 def complete_attrs(kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
     """Attributes with defaults filled in and values coerced to their declared kind."""
     d = opdef(kind)
-    unknown = set(attrs) - set(d.attrs)
+    unknown = {k for k in attrs if k not in d.attrs and "." not in k}
     if unknown:
         raise VerificationError(f"'{kind}' op: unknown attribute(s) {', '.join(sorted(unknown))}; "
                                 f"it takes: {', '.join(d.attrs) or 'none'}")
@@ -414,6 +415,8 @@ def complete_attrs(kind: str, attrs: dict[str, Any]) -> dict[str, Any]:
             if err:
                 raise VerificationError(f"'{kind}' op: attribute '{key}' {err} (got {v if not isinstance(v, np.ndarray) else 'array'})")
         out[key] = v
+    for key in sorted(k for k in attrs if "." in k):  # discardable (e.g. calib.max): kept as given
+        out[key] = attrs[key]
     return out
 
 
@@ -424,8 +427,6 @@ def infer_type(kind: str, operand_types: list[TensorType], attrs: dict[str, Any]
     if n < lo or (hi is not None and n > hi):
         want = f"{lo}" if lo == hi else (f"{lo} or more" if hi is None else f"{lo} to {hi}")
         raise VerificationError(f"'{kind}' op takes {want} operands ({', '.join(d.operands)}), got {n}")
-    for t in operand_types:
-        _numeric(t, f"'{kind}' operand")
     try:
         result = d.infer(operand_types, attrs)
     except TypeError_ as e:

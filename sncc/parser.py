@@ -77,6 +77,12 @@ class _Builder:
             vals = [self.value(c, attrs, key) for c in elems]
             if len(vals) != t.size:
                 raise self.error(tok, f"dense<...> has {len(vals)} values but {t} holds {t.size}")
+            if not isinstance(t.elem, F32):
+                if any(isinstance(v, float) for v in vals):
+                    raise self.error(tok, f"{t.elem} values are stored integers; got a float literal")
+                lo, hi = (0, 1) if isinstance(t.elem, Spike) else (t.elem.min_int, t.elem.max_int)
+                if any(not lo <= v <= hi for v in vals):
+                    raise self.error(tok, f"a value does not fit {t.elem} (integers {lo}..{hi})")
             return np.array(vals, dtype=t.elem.numpy_dtype).reshape(t.shape)
         if kind == "dense_resource":
             name, tok = node.children
@@ -114,7 +120,9 @@ class _Builder:
         mod_attrs_node = rest[0] if rest and rest[0].data == "module_attrs" else None
         op_nodes = [c for c in rest if isinstance(c, lark.Tree) and c.data == "op"]
         ret = rest[-1]
-        m = Module(str(sym)[1:], self.attrs(mod_attrs_node.children[0]) if mod_attrs_node else {})
+        mod_attrs = self.attrs(mod_attrs_node.children[0]) if mod_attrs_node else {}
+        m = Module(str(sym)[1:], mod_attrs)
+        self.pending = [(m.attrs if a is mod_attrs else a, k, n, t, tok) for a, k, n, t, tok in self.pending]
         for node in op_nodes:
             m.ops.append(self.op(node))
         for tok in ret.children:

@@ -118,7 +118,10 @@ def print_module(m: Module, elide: bool = False) -> str:
         return "{" + ", ".join(items) + "}" if items else ""
 
     lines = []
-    header = f"module @{_BAD_CHARS.sub('_', m.name) or 'model'}"
+    mod_name = _BAD_CHARS.sub("_", m.name) or "model"
+    if not (mod_name[0].isalpha() or mod_name[0] == "_"):
+        mod_name = "_" + mod_name
+    header = f"module @{mod_name}"
     mattrs = fmt_attrs(m.attrs, {}, "module")
     if mattrs:
         header += f" attributes {mattrs}"

@@ -9,7 +9,7 @@ import numpy as np
 from sncc import ops
 from sncc.errors import SnccError, VerificationError
 from sncc.ir import Module, Operation
-from sncc.types import Fixed
+from sncc.types import Fixed, Spike
 
 
 def _fail(op: Operation | None, msg: str):
@@ -49,6 +49,8 @@ def verify(m: Module) -> None:
                 _fail(op, f"value stored as {arr.dtype} does not match its type {op.type}")
             if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
                 _fail(op, "value contains NaN or infinity")
+            if isinstance(op.type.elem, Spike) and arr.size and not np.isin(arr, (0, 1)).all():
+                _fail(op, "spike values must be 0 or 1")
             if isinstance(op.type.elem, Fixed):
                 lo, hi = op.type.elem.min_int, op.type.elem.max_int
                 if arr.size and (arr.min() < lo or arr.max() > hi):
@@ -61,11 +63,14 @@ def verify(m: Module) -> None:
             if expected.shape != op.type.shape:
                 _fail(op, f"result type {op.type} does not match the inferred {expected}")
             # Fixed-point result types are chosen by the quantize pass; everything else must agree.
-            if not isinstance(op.type.elem, Fixed) and expected.elem != op.type.elem:
+            fixed_ok = isinstance(op.type.elem, Fixed) and op.kind not in ("if", "encode")
+            if not fixed_ok and expected.elem != op.type.elem:
                 _fail(op, f"result type {op.type} does not match the inferred {expected}")
         defined.add(id(op.result))
     if sorted(indices) != list(range(len(indices))):
         _fail(None, f"input indices must be 0..{len(indices) - 1}, got {sorted(indices)}")
+    if T is None and any(ops.OPS[op.kind].stateful for op in m.ops):
+        _fail(None, f"spiking module @{m.name} needs the module attribute T (timesteps)")
     for v in m.outputs:
         if id(v) not in defined:
             _fail(None, f"returned value %{v.name} is not defined in module @{m.name}")

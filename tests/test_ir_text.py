@@ -28,7 +28,7 @@ def test_printing_is_deterministic(exported):
 
 
 def test_floats_round_trip_exactly():
-    m = ir.Module("f")
+    m = ir.Module("f", {"T": 4})
     x = m.add("input", (), {"index": 0}, "x", TensorType((3,)))
     vals = np.array([0.1, 1 / 3, -2.5e-38], dtype=np.float32)
     c = m.const(vals, "c")
