@@ -15,6 +15,7 @@
     }
 """
 from sncc import ir
+from sncc.api import SpikingNetwork, convert, load
 from sncc.errors import ParseError, SnccError, UnsupportedError, VerificationError
 from sncc.interpreter import interpret
 from sncc.ir import Module, parse
@@ -24,5 +25,15 @@ import sncc.passes  # noqa: E402,F401  (registers the passes)
 
 __version__ = "0.1.0"
 
-__all__ = ["ir", "Module", "parse", "import_onnx", "interpret", "Pass", "PassManager", "register_pass",
+
+def __getattr__(name):  # torch is optional: sncc.nn and sncc.QCFSActivation import it on first use
+    if name in ("nn", "QCFSActivation", "replace_relu_with_qcfs"):
+        import importlib
+
+        nn = importlib.import_module("sncc.nn")
+        return nn if name == "nn" else getattr(nn, name)
+    raise AttributeError(f"module 'sncc' has no attribute '{name}'")
+
+
+__all__ = ["ir", "convert", "load", "SpikingNetwork", "QCFSActivation", "nn", "Module", "parse", "import_onnx", "interpret", "Pass", "PassManager", "register_pass",
            "SnccError", "ParseError", "UnsupportedError", "VerificationError"]

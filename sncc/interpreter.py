@@ -191,6 +191,16 @@ def _spiking_op(op: Operation, args, state: _State, t: int, T: int, cache: dict)
             v = np.where(s, np.float32(0), v)
         state.v[key] = v.astype(np.float32)
         return s.astype(np.float32)
+    if op.kind == "gated_maxpool2d":
+        acc = state.v.get(key)
+        acc = x.astype(np.float32) if acc is None else acc + x
+        state.v[key] = acc
+        k, s, p, d = a["kernel"], a["strides"], a["pads"], a["dilations"]
+        win_acc = _windows(acc, k, s, p, d, -np.inf)
+        flat = win_acc.reshape(win_acc.shape[:4] + (-1,))
+        choice = flat.argmax(axis=-1)[..., None]  # first maximum in row-major window order
+        win_x = _windows(x, k, s, p, d, 0.0).reshape(flat.shape)
+        return np.take_along_axis(win_x, choice, axis=-1)[..., 0]
     if op.kind == "readout":
         acc = state.v.get(key)
         state.v[key] = x.astype(np.float32) if acc is None else acc + x

@@ -333,6 +333,11 @@ def _if(ts, a):
     return x.with_elem(spike)
 
 
+define("gated_maxpool2d", operands=("x",), stateful=True,
+       attrs={**_POOL_ATTRS, "dilations": Attr("ints", [1, 1], length=2, check=_positive)},
+       summary="spiking max pooling: per window, pass on the input with the largest sum so far")(_pool)
+
+
 @define("readout", operands=("x",), stateful=True,
         attrs={"mode": Attr("str", "membrane", choices=("membrane", "count"))},
         summary="the sum over all T timesteps of x (membrane: currents; count: spikes)")

@@ -1,0 +1,184 @@
+"""The user-facing conversion API: `sncc.convert(...)` -> `SpikingNetwork`.
+
+    >>> import numpy as np, sncc
+    >>> from sncc.datasets import load_mnist                          # doctest: +SKIP
+    >>> (x, y), (x_test, y_test) = load_mnist()                       # doctest: +SKIP
+    >>> snn = sncc.convert("examples/mlp.onnx", calibration_data=x[:1000], T=32)  # doctest: +SKIP
+    >>> (snn.classify(x_test) == y_test).mean()                       # doctest: +SKIP
+    0.98
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from sncc.errors import SnccError
+from sncc.ir import Module
+from sncc.pass_manager import PassContext, PassManager
+
+
+def _to_onnx(model, example: np.ndarray):
+    """Export a torch.nn.Module with the TorchScript exporter (no onnxscript needed)."""
+    try:
+        import torch
+    except ImportError:
+        raise SnccError("converting a torch.nn.Module needs torch: pip install torch==2.13.0") from None
+    import onnx
+
+    model = model.eval()
+    buf = io.BytesIO()
+    x = torch.from_numpy(np.ascontiguousarray(example[:1], dtype=np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (x,), buf, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}}, dynamo=False)
+    return onnx.load_from_string(buf.getvalue())
+
+
+def _example_shape_for(model, calibration_data) -> np.ndarray:
+    if hasattr(calibration_data, "detach"):
+        calibration_data = calibration_data.detach().cpu().numpy()
+    x = np.asarray(calibration_data, dtype=np.float32)
+    if x.ndim < 2 or len(x) == 0:
+        raise SnccError(f"calibration data of shape {list(x.shape)}: give a batch [N, ...] of at least one sample")
+    return x
+
+
+def import_model(model, calibration_data=None) -> Module:
+    """A float IR module from a torch.nn.Module, an ONNX path/ModelProto, an .sir path or a Module."""
+    from sncc.onnx_frontend import import_onnx
+
+    if isinstance(model, Module):
+        return model.clone()
+    if isinstance(model, (str, os.PathLike)):
+        if str(model).endswith(".sir"):
+            from sncc.ir import load as load_ir
+
+            return load_ir(model)
+        return import_onnx(model)
+    if type(model).__module__.startswith("onnx") or isinstance(model, (bytes, bytearray)):
+        return import_onnx(model)
+    if hasattr(model, "state_dict") and hasattr(model, "forward"):
+        if calibration_data is None:
+            raise SnccError("converting a torch.nn.Module needs calibration_data (it also gives the input shape)")
+        return import_onnx(_to_onnx(model, _example_shape_for(model, calibration_data)),
+                           name=type(model).__name__.lower())
+    raise SnccError(f"cannot convert a {type(model).__name__}: give a torch.nn.Module, an ONNX file or ModelProto, "
+                    "or an .sir file")
+
+
+class SpikingNetwork:
+    """A converted spiking network: its IR `module`, `T`, and a simulator to `run` it.
+
+    `run(x)` takes one sample or a batch (numpy or torch) and returns the readouts
+    (accumulated output membranes, or output spike counts); `classify(x)` their argmax.
+    The numpy reference interpreter executes it (`backend="reference"`).
+    """
+
+    def __init__(self, module: Module, report: dict | None = None):
+        if not module.is_spiking:
+            raise SnccError("SpikingNetwork needs a spiking module (run convert-to-snn)")
+        self.module = module
+        self.report = report or {}
+
+    @property
+    def T(self) -> int:
+        return int(self.module.attrs["T"])
+
+    @property
+    def n_layers(self) -> int:
+        """Number of spiking neuron layers (if ops), output layer included for count readout."""
+        return sum(op.kind == "if" for op in self.module.ops)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.module.inputs[0].type.shape
+
+    def _batch(self, x) -> tuple[np.ndarray, bool]:
+        if hasattr(x, "detach"):
+            x = x.detach().cpu().numpy()
+        try:
+            x = np.asarray(x, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise SnccError("input is not a numeric array") from None
+        shape, size = self.input_shape, int(np.prod(self.input_shape))
+        if x.shape == shape or (x.ndim == 1 and x.size == size and len(shape) > 1):
+            return x.reshape((1,) + shape), True
+        if x.ndim >= 2 and x.shape[1:] != shape and int(np.prod(x.shape[1:])) == size:
+            x = x.reshape((x.shape[0],) + shape)
+        if x.shape[1:] != shape:
+            raise SnccError(f"input of shape {list(x.shape)}: the network takes one sample of shape {list(shape)} "
+                            f"or a batch [N, {', '.join(map(str, shape))}]")
+        if not np.all(np.isfinite(x)):
+            raise SnccError("input contains NaN or infinite values")
+        return x, False
+
+    def run(self, x, T: int | None = None, *, batch_size: int = 500, backend: str = "reference",
+            progress: bool = False) -> np.ndarray:
+        """Readouts for one sample ([n_outputs]) or a batch ([N, n_outputs]) after T timesteps."""
+        from sncc.interpreter import interpret
+
+        if T is not None and (not isinstance(T, (int, np.integer)) or T < 1):
+            raise SnccError(f"T must be an integer >= 1, got {T!r}")
+        if backend != "reference":
+            raise SnccError(f"unknown backend '{backend}'; available: reference")
+        xb, single = self._batch(x)
+        chunks = range(0, len(xb), batch_size)
+        if progress:
+            from tqdm import tqdm
+
+            chunks = tqdm(chunks, desc=f"simulate T={T or self.T}", unit="batch", leave=False)
+        out = np.concatenate([interpret(self.module, xb[s:s + batch_size], T=T) for s in chunks])
+        return out[0] if single else out
+
+    def classify(self, x, T: int | None = None, **kw):
+        """Predicted class: an int for one sample, an int array for a batch."""
+        out = self.run(x, T, **kw)
+        return int(out.argmax()) if out.ndim == 1 else out.argmax(axis=1)
+
+    def save(self, path) -> None:
+        """Write the IR text (.sir); `sncc.load(path)` reads it back."""
+        from sncc.driver import write_atomically
+
+        write_atomically(Path(path), self.module.to_text())
+
+    def __repr__(self) -> str:
+        return f"<SpikingNetwork @{self.module.name}: {self.n_layers} IF layers, T={self.T}>"
+
+
+def load(path) -> SpikingNetwork:
+    """Read a spiking network saved with `SpikingNetwork.save` (or any spiking .sir file)."""
+    from sncc.ir import load as load_ir
+
+    return SpikingNetwork(load_ir(path))
+
+
+def conversion_pipeline(T=32, encoding="constant", reset="subtract", readout="membrane", percentile=99.9,
+                        granularity="layer", seed=0, v0=0.5, maxpool="gate", samples=0) -> str:
+    return (f"canonicalize,fold-batchnorm,dce,"
+            f"calibrate{{percentile={percentile},granularity={granularity},samples={samples}}},normalize,"
+            f"convert-to-snn{{T={T},encoding={encoding},reset={reset},readout={readout},seed={seed},v0={v0},"
+            f"maxpool={maxpool}}}")
+
+
+def convert(model, calibration_data, T: int = 32, *, encoding: str = "constant", reset: str = "subtract",
+            readout: str = "membrane", percentile: float = 99.9, granularity: str = "layer", seed: int = 0,
+            v0: float = 0.5, maxpool: str = "gate", samples: int = 0, progress: bool = True) -> SpikingNetwork:
+    """Convert a trained ANN into a rate-coded spiking network.
+
+    model: a torch.nn.Module, an ONNX path or ModelProto, or an IR Module / .sir path.
+    calibration_data: a batch of typical inputs (numpy or torch), e.g. 1,000 training images.
+    The defaults give the best accuracy: constant-current input, reset by subtraction,
+    99.9th-percentile calibration per layer, membrane readout of a non-spiking output layer.
+    """
+    if not isinstance(T, (int, np.integer)) or isinstance(T, bool) or T < 1:
+        raise SnccError(f"T must be an integer >= 1, got {T!r}")
+    module = import_model(model, calibration_data)
+    pipeline = conversion_pipeline(T, encoding, reset, readout, percentile, granularity, seed, v0, maxpool, samples)
+    ctx = PassContext(calibration_data=calibration_data, progress=progress)
+    module = PassManager.parse(pipeline).run(module, ctx)
+    return SpikingNetwork(module, ctx.reports)
