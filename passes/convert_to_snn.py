@@ -87,6 +87,7 @@ class ConvertToSNN(Pass):
                 m.erase(op)
             elif op.kind in ("batchnorm", "matmul"):
                 raise SnccError(f"convert-to-snn: {op.describe()} must be folded first (canonicalize, fold-batchnorm)")
+        m.infer_types()
         for i, v in enumerate(m.outputs):
             x = v
             if o["readout"] == "count":

@@ -158,6 +158,19 @@ class Module:
     def __str__(self) -> str:
         return self.to_text(elide=True)
 
+    def infer_types(self) -> None:
+        """Recompute every result type from its operands, in order (after a rewrite changed
+        an operand's type, e.g. f32 activations becoming spikes). Fixed-point results,
+        chosen by the quantize pass, keep their element type."""
+        from sncc import ops
+        from sncc.types import Fixed
+
+        for op in self.ops:
+            if op.kind in ("input", "const"):
+                continue
+            t = ops.infer_type(op.kind, [v.type for v in op.operands], op.attrs)
+            op.result.type = t.with_elem(op.type.elem) if isinstance(op.type.elem, Fixed) else t
+
     def verify(self) -> "Module":
         from sncc.verifier import verify
 

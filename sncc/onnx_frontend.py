@@ -159,6 +159,10 @@ class _Importer:
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node)
         outputs = {o.name for o in g.output}
+        for i, node in enumerate(g.node):  # Constant nodes first: patterns look ahead at their values
+            if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+                self.evaluate(node)
+                self.skip.add(i)
         for i, node in enumerate(g.node):
             if i in self.skip:
                 continue

@@ -1,0 +1,712 @@
+"""The CPU backend: a compiled simulator of spiking IR modules (float32 mode).
+
+`CpuSimulator(module)` lowers a spiking (or float) `Module` once into a plan of calls to
+the Cython kernels of `sncc.runtime.spiking_kernels`; `run(x)` executes it on a batch
+and returns what `sncc.interpret(module, x)` returns (up to float rounding: summation
+order is not specified by spec/ir.md).
+
+    >>> import numpy as np, sncc
+    >>> from sncc.backends.cpu import CpuSimulator
+    >>> m = sncc.ir.parse('''
+    ... module @m attributes {T = 4} {
+    ...   %x = input {index = 0} : tensor<2xf32>
+    ...   %e = encode(%x) : tensor<2xf32>
+    ...   %s = if(%e) {threshold = 1.0} : tensor<2xspike>
+    ...   %o = readout(%s) {mode = "count"} : tensor<2xf32>
+    ...   return %o
+    ... }''')
+    >>> sim = CpuSimulator(m)
+    >>> sim.run(np.array([[0.5, 1.0]], np.float32))
+    array([[2., 4.]], dtype=float32)
+    >>> sim.run(np.array([[0.5, 1.0]], np.float32), record=True)[1]
+    {'s': 6}
+
+How it runs (spec/ir.md section 5). A spiking module is a feed-forward graph whose only
+state is per op (membranes, accumulators, encoder streams), so op k at step t depends on
+its operands at step t and on its own state at step t-1 only. The simulator therefore
+runs the ops **layer by layer over all T steps** instead of step by step: every value is
+held for a chunk of samples as
+
+* CONST   [1, ...]         batch- and time-invariant (constants and what only depends on them:
+                           folded when lowering),
+* STATIC  [B, ...]         time-invariant (inputs, constant-mode encoding, and stateless ops of
+                           those: computed once per inference, e.g. the first layer's current),
+* DYNAMIC [B, T, ...]      one value per timestep; stateless ops see B*T independent rows,
+
+and each `if`/`readout`/rate-`encode` op runs its own time loop over [B, T, ...]. Every
+element sees exactly the arithmetic of the step-by-step order. Spikes are stored as
+uint8 and consumed as events by `dense` and `conv2d`. The batch is processed in chunks
+sized to keep the intermediate values small (cache); kernels run in parallel (OpenMP)
+over the rows of a chunk.
+
+Modes: only "float" (IEEE binary32, the reference semantics) exists; a "fixed" mode
+(bit-exact fixed point, spec/ir.md section 6) will be a second lowering next to
+`_FloatLowering` producing steps for the same executor.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from sncc.errors import SnccError
+from sncc.ir import Module, Operation, Value
+from sncc.ops import OPS
+from sncc.types import Fixed
+
+try:
+    from sncc.runtime import spiking_kernels as _k
+except ImportError as _e:  # pragma: no cover - only when the extension was not built
+    _k = None
+    _IMPORT_ERROR = _e
+
+__all__ = ["CpuSimulator", "simulate"]
+
+CONST, STATIC, DYNAMIC = 0, 1, 2
+_KIND_NAMES = {CONST: "const", STATIC: "static", DYNAMIC: "dynamic"}
+_U8, _F32 = np.dtype(np.uint8), np.dtype(np.float32)
+
+#: default size of the intermediate values of one chunk of samples (bytes)
+DEFAULT_CHUNK_BYTES = 8 << 20
+
+
+# -- values and the executor --------------------------------------------------------
+
+class _Slot:
+    """A lowered IR value: where it lives (its kind), its storage dtype and sample shape."""
+
+    __slots__ = ("index", "kind", "dtype", "shape", "value", "name")
+
+    def __init__(self, index: int, kind: int, dtype: np.dtype, shape: tuple, name: str):
+        self.index, self.kind, self.dtype, self.shape, self.name = index, kind, dtype, tuple(shape), name
+        self.value: np.ndarray | None = None  # CONST: the array, shape [1, *shape]
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __repr__(self):
+        return f"<slot %{self.name} {_KIND_NAMES[self.kind]} {self.dtype} {list(self.shape)}>"
+
+
+class _Ctx:
+    """One chunk of B samples over T steps: the values (env) and the reusable buffers."""
+
+    def __init__(self, nslots: int, B: int, T: int, buffers: dict, counts: dict | None):
+        self.env: list[Any] = [None] * nslots
+        self.B, self.T = B, T
+        self.buffers = buffers
+        self.counts = counts
+        self.inputs: list[np.ndarray] = []
+
+    def lead(self, kind: int) -> tuple:
+        return (1,) if kind == CONST else (self.B,) if kind == STATIC else (self.B, self.T)
+
+    def buffer(self, key, slot: _Slot, dtype=None, shape=None, lead=None) -> np.ndarray:
+        """The output buffer of a step (reused across chunks and runs of the same size)."""
+        full = (self.lead(slot.kind) if lead is None else lead) + tuple(slot.shape if shape is None else shape)
+        dtype = slot.dtype if dtype is None else dtype
+        k = (key, full, dtype)
+        buf = self.buffers.get(k)
+        if buf is None:
+            buf = self.buffers[k] = np.empty(full, dtype)
+        return buf
+
+    def broadcast(self, slot: _Slot, kind: int) -> np.ndarray:
+        """slot's value with the leading axes of `kind` (a read-only view where broadcast)."""
+        arr = self.env[slot.index]
+        if slot.kind == kind:
+            return arr
+        lead = self.lead(kind)
+        if kind == DYNAMIC:
+            arr = arr.reshape((arr.shape[0], 1) + slot.shape)
+        return np.broadcast_to(arr, lead + slot.shape)
+
+    def steps_view(self, slot: _Slot) -> np.ndarray:
+        """[B, T or 1, S]: the per-step input of a stateful kernel (1 = same every step)."""
+        arr = self.env[slot.index]
+        S = slot.size
+        if slot.kind == DYNAMIC:
+            return arr.reshape(self.B, self.T, S)
+        if slot.kind == STATIC:
+            return arr.reshape(self.B, 1, S)
+        return np.broadcast_to(arr.reshape(1, 1, S), (self.B, 1, S))
+
+
+class _Step:
+    """One kernel call of the plan: computes `out` from `ins` for a chunk."""
+
+    def __init__(self, op: Operation | None, out: _Slot, ins: list[_Slot]):
+        self.op, self.out, self.ins = op, out, ins
+
+    def run(self, ctx: _Ctx) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def rows(self, ctx: _Ctx, slot: _Slot, shape: tuple | None = None) -> np.ndarray:
+        """slot's value as independent rows [R, *shape] (R = 1, B or B*T)."""
+        arr = ctx.env[slot.index]
+        return arr.reshape((-1,) + tuple(slot.shape if shape is None else shape))
+
+    def bytes_per_sample(self, T: int) -> int:
+        """Size of this step's output buffer per sample (chunk sizing)."""
+        if self.out.kind == CONST:
+            return 0
+        return self.out.size * self.out.dtype.itemsize * (T if self.out.kind == DYNAMIC else 1)
+
+
+# -- steps of the float mode ---------------------------------------------------------
+
+class _InputStep(_Step):
+    def __init__(self, op, out, position):
+        super().__init__(op, out, [])
+        self.position = position
+
+    def run(self, ctx):
+        ctx.env[self.out.index] = ctx.inputs[self.position]
+
+    def bytes_per_sample(self, T):
+        return 0
+
+
+class _AliasStep(_Step):
+    """flatten, reshape, identity, dropout, constant-mode encode: the same data (a view)."""
+
+    def run(self, ctx):
+        src = ctx.env[self.ins[0].index]
+        if src.dtype != self.out.dtype:
+            src = src.astype(self.out.dtype)
+        ctx.env[self.out.index] = src.reshape(ctx.lead(self.out.kind) + self.out.shape)
+
+    def bytes_per_sample(self, T):
+        return 0
+
+
+class _DenseStep(_Step):
+    """y = W x + b. Spikes (and any time-varying input): event-driven kernel over rows of
+    the transposed weight; a float time-invariant input (e.g. the first layer under
+    constant encoding, computed once per inference): BLAS."""
+
+    def __init__(self, op, out, x, wt, bias):
+        super().__init__(op, out, [x])
+        self.wt, self.bias = wt, bias  # [K, N] contiguous float32; [N] or [0]
+
+    def run(self, ctx):
+        x = self.ins[0]
+        xr = self.rows(ctx, x)
+        buf = ctx.buffer(self, self.out)
+        yr = buf.reshape(-1, self.wt.shape[1])
+        if x.dtype == _F32 and x.kind != DYNAMIC:
+            np.matmul(xr, self.wt, out=yr)
+            if self.bias.shape[0]:
+                yr += self.bias
+        else:
+            _k.dense(xr, self.wt, self.bias, yr)
+        ctx.env[self.out.index] = buf
+
+
+class _Conv2dStep(_Step):
+    def __init__(self, op, out, x, wt, bias, attrs):
+        super().__init__(op, out, [x])
+        self.wt, self.bias = wt, bias  # [C, kh, kw, O/G]; [O] or [0]
+        (self.sh, self.sw), (self.pt, self.pl, _, _) = attrs["strides"], attrs["pads"]
+        (self.dh, self.dw), self.groups = attrs["dilations"], attrs["groups"]
+
+    def run(self, ctx):
+        buf = ctx.buffer(self, self.out)
+        _k.conv2d(self.rows(ctx, self.ins[0]), self.wt, self.bias, buf.reshape((-1,) + self.out.shape),
+                  self.sh, self.sw, self.pt, self.pl, self.dh, self.dw, self.groups)
+        ctx.env[self.out.index] = buf
+
+
+class _AvgPoolStep(_Step):
+    def __init__(self, op, out, x, attrs):
+        super().__init__(op, out, [x])
+        self.a = attrs
+
+    def run(self, ctx):
+        a = self.a
+        buf = ctx.buffer(self, self.out)
+        _k.avgpool2d(self.rows(ctx, self.ins[0]), buf.reshape((-1,) + self.out.shape), *a["kernel"], *a["strides"],
+                     a["pads"][0], a["pads"][1], a["count_include_pad"])
+        ctx.env[self.out.index] = buf
+
+
+class _MaxPoolStep(_Step):
+    def __init__(self, op, out, x, attrs):
+        super().__init__(op, out, [x])
+        self.a = attrs
+
+    def run(self, ctx):
+        a = self.a
+        x = self.rows(ctx, self.ins[0])
+        if x.dtype != self.out.dtype:  # spikes with windows entirely in the padding: -inf needs floats
+            x = x.astype(self.out.dtype)
+        buf = ctx.buffer(self, self.out)
+        _k.maxpool2d(x, buf.reshape((-1,) + self.out.shape), *a["kernel"], *a["strides"],
+                     a["pads"][0], a["pads"][1], *a["dilations"])
+        ctx.env[self.out.index] = buf
+
+
+class _GlobalAvgPoolStep(_Step):
+    def run(self, ctx):
+        x = self.ins[0]
+        buf = ctx.buffer(self, self.out)
+        _k.global_avgpool(self.rows(ctx, x, (x.shape[0], x.shape[1] * x.shape[2])), buf.reshape(-1, x.shape[0]))
+        ctx.env[self.out.index] = buf
+
+
+def _collapse(shape: tuple, *strides: tuple) -> tuple[list, list[list]]:
+    """Merge adjacent axes that are contiguous with each other in every operand, drop
+    size-1 axes (element strides)."""
+    dims = [(n, [s[i] for s in strides]) for i, n in enumerate(shape) if n != 1]
+    out: list = []
+    for n, st in dims:
+        if out and all(ps == s * n for ps, s in zip(out[-1][1], st)):
+            out[-1] = (out[-1][0] * n, st)
+        else:
+            out.append((n, st))
+    return [n for n, _ in out], [[st[j] for _, st in out] for j in range(len(strides))]
+
+
+class _BinaryStep(_Step):
+    """add / mul: b broadcast to a (numpy rules, right-aligned sample shapes); either may
+    be time-invariant or constant (broadcast over time and batch)."""
+
+    def __init__(self, op, out, a, b, multiply):
+        super().__init__(op, out, [a, b])
+        self.multiply = multiply
+
+    def _operand(self, ctx, slot):
+        arr = ctx.broadcast(slot, self.out.kind)
+        lead = ctx.lead(self.out.kind)
+        arr = arr.reshape(arr.shape[:len(lead)] + (1,) * (len(self.out.shape) - len(slot.shape)) + slot.shape) \
+            if len(slot.shape) != len(self.out.shape) else arr
+        return np.broadcast_to(arr, lead + self.out.shape)
+
+    def run(self, ctx):
+        a, b = (self._operand(ctx, s) for s in self.ins)
+        buf = ctx.buffer(self, self.out)
+        shape, (sa, sb, so) = _collapse(buf.shape, *[[s // v.itemsize for s in v.strides] for v in (a, b, buf)])
+        if len(shape) <= 4:
+            pad = 4 - len(shape)
+            shape = [1] * pad + shape
+            sa, sb = [0] * pad + sa, [0] * pad + sb
+            av = np.lib.stride_tricks.as_strided(a, shape, [s * a.itemsize for s in sa], writeable=False)
+            bv = np.lib.stride_tricks.as_strided(b, shape, [s * b.itemsize for s in sb], writeable=False)
+            _k.binary(av, bv, buf.reshape(shape), self.multiply)
+        else:  # more than 4 irreducible axes: numpy's own broadcasting loop
+            (np.multiply if self.multiply else np.add)(a, b, out=buf, dtype=np.float32)
+        ctx.env[self.out.index] = buf
+
+
+class _NumpyStep(_Step):
+    """Rare elementwise ops (relu, clip, qcfs, batchnorm, transpose): numpy, with the
+    reference interpreter's formulas."""
+
+    def __init__(self, op, out, x, fn):
+        super().__init__(op, out, [x])
+        self.fn = fn
+
+    def run(self, ctx):
+        x = ctx.env[self.ins[0].index]
+        buf = ctx.buffer(self, self.out)
+        np.copyto(buf, self.fn(x, len(ctx.lead(self.ins[0].kind))), casting="unsafe")
+        ctx.env[self.out.index] = buf
+
+
+class _ConcatStep(_Step):
+    def __init__(self, op, out, ins, axis):
+        super().__init__(op, out, ins)
+        self.axis = axis
+
+    def run(self, ctx):
+        parts = [ctx.broadcast(s, self.out.kind) for s in self.ins]
+        buf = ctx.buffer(self, self.out)
+        np.concatenate(parts, axis=len(ctx.lead(self.out.kind)) + self.axis, out=buf, casting="unsafe")
+        ctx.env[self.out.index] = buf
+
+
+class _EncodeRateStep(_Step):
+    def __init__(self, op, out, x, seed):
+        super().__init__(op, out, [x])
+        self.seed = seed
+        self._table: dict[int, np.ndarray] = {}
+
+    def table(self, T: int) -> np.ndarray:
+        u = self._table.get(T)
+        if u is None:
+            n = self.out.size
+            u = self._table[T] = _k.xorshift_u24(self.seed, T * n).reshape(T, n)
+        return u
+
+    def run(self, ctx):
+        x = ctx.steps_view(self.ins[0])
+        if x.dtype != _F32:
+            x = x.astype(np.float32)
+        buf = ctx.buffer(self, self.out)
+        _k.encode_rate(x, self.table(ctx.T), buf.reshape(ctx.B, ctx.T, -1))
+        ctx.env[self.out.index] = buf
+
+
+class _IfStep(_Step):
+    def __init__(self, op, out, x, threshold, v0, reset_zero, record_name):
+        super().__init__(op, out, [x])
+        self.threshold, self.v0, self.reset_zero = threshold, v0, reset_zero  # [S] float32 each
+        self.record_name = record_name
+
+    def run(self, ctx):
+        buf = ctx.buffer(self, self.out)
+        counts = ctx.buffer((self, "counts"), self.out, np.dtype(np.int64), shape=(), lead=(ctx.B,))
+        _k.if_neuron(ctx.steps_view(self.ins[0]), self.threshold, self.v0, buf.reshape(ctx.B, ctx.T, -1),
+                     counts, self.reset_zero)
+        if ctx.counts is not None:
+            ctx.counts[self.record_name] += int(counts.sum())
+        ctx.env[self.out.index] = buf
+
+
+class _ReadoutStep(_Step):
+    """acc_t = acc_{t-1} + x_t. Kept for every step only if another op reads it (it then
+    sees the partial sums); otherwise only the final sum is computed (out is STATIC)."""
+
+    def run(self, ctx):
+        buf = ctx.buffer(self, self.out)
+        keep_all = self.out.kind == DYNAMIC
+        _k.readout_sum(ctx.steps_view(self.ins[0]), buf.reshape(ctx.B, ctx.T if keep_all else 1, -1), ctx.T, keep_all)
+        ctx.env[self.out.index] = buf
+
+
+# -- lowering (float mode) ----------------------------------------------------------
+
+_SANITIZE = re.compile(r"[^A-Za-z0-9_.$-]")
+
+
+def printed_names(module: Module) -> dict[int, str]:
+    """id(value) -> the name `Module.to_text()` prints for it (same rules as the printer)."""
+    names, used, counter = {}, set(), 0
+    for op in module.ops:
+        hint = op.result.name
+        if hint:
+            base = _SANITIZE.sub("_", hint)
+        else:
+            base, counter = str(counter), counter + 1
+        name, k = base, 1
+        while name in used:
+            name, k = f"{base}_{k}", k + 1
+        used.add(name)
+        names[id(op.result)] = name
+    return names
+
+
+def _per_element(a, shape: tuple) -> np.ndarray:
+    """An `if` threshold/v0 (scalar, per channel [C] or full shape) as one f32 per neuron."""
+    size = int(np.prod(shape, dtype=np.int64))
+    if not isinstance(a, np.ndarray) or a.ndim == 0:
+        return np.full(size, np.float32(a), dtype=np.float32)
+    a = np.asarray(a, dtype=np.float32)
+    if a.shape == tuple(shape):
+        return np.ascontiguousarray(a.reshape(-1))
+    return np.ascontiguousarray(np.repeat(a.reshape(-1), size // a.shape[0]))
+
+
+def _channel_axis(x_lead: int, rank: int):
+    return lambda p: p.reshape((1,) * x_lead + (p.shape[0],) + (1,) * (rank - 1))
+
+
+class _FloatLowering:
+    """Walks module.ops once and builds the plan of the float32 mode."""
+
+    def __init__(self, module: Module):
+        self.m = module
+        self.slots: dict[int, _Slot] = {}
+        self.steps: list[_Step] = []
+        self.names = printed_names(module)
+        self.if_neurons: dict[str, int] = {}
+        self.input_slots: list[_Slot] = []
+        outputs = {id(v) for v in module.outputs}
+        self.has_users = {id(v) for op in module.ops for v in op.operands}
+        self.is_output = outputs
+
+    # helpers
+    def slot(self, v: Value) -> _Slot:
+        return self.slots[id(v)]
+
+    def new_slot(self, op: Operation, kind: int, dtype) -> _Slot:
+        s = _Slot(len(self.slots), kind, np.dtype(dtype), op.type.shape, self.names[id(op.result)])
+        self.slots[id(op.result)] = s
+        return s
+
+    def const_array(self, op: Operation, v: Value, what: str) -> np.ndarray:
+        s = self.slot(v)
+        if s.kind != CONST:
+            raise SnccError(f"{op.describe()}: the CPU backend needs a constant {what} "
+                            f"(%{s.name} depends on the input)")
+        return s.value[0].astype(np.float32)
+
+    def add_step(self, step: _Step) -> None:
+        """Append a step, or fold it right away when all its operands are constants."""
+        if step.out.kind == CONST:
+            ctx = _Ctx(len(self.slots), 1, 1, {}, None)
+            for s in self.slots.values():
+                if s.kind == CONST:
+                    ctx.env[s.index] = s.value
+            step.run(ctx)
+            step.out.value = np.array(ctx.env[step.out.index], dtype=step.out.dtype).reshape((1,) + step.out.shape)
+        else:
+            self.steps.append(step)
+
+    # the walk
+    def lower(self) -> "_Program":
+        m = self.m
+        for op in m.ops:
+            for t in [op.type] + [v.type for v in op.operands]:
+                if isinstance(t.elem, Fixed):
+                    raise SnccError(f"the CPU simulator's float mode cannot run fixed-point IR ({op.describe()} "
+                                    f"has type {t}); the fixed-point mode is not implemented yet")
+        for op in m.ops:
+            self.lower_op(op)
+        inputs = m.inputs
+        self.input_slots = [self.slot(v) for v in inputs]
+        return _Program(m, self.steps, list(self.slots.values()), self.input_slots, [self.slot(v) for v in m.outputs],
+                        [v.type.shape for v in inputs], [v.name for v in inputs], self.if_neurons, m.is_spiking)
+
+    def lower_op(self, op: Operation) -> None:
+        k, a = op.kind, op.attrs
+        ins = [self.slot(v) for v in op.operands]
+        kind = max((s.kind for s in ins), default=CONST)
+        x = ins[0] if ins else None
+        if k == "input":
+            out = self.new_slot(op, STATIC, _F32)
+            self.steps.append(_InputStep(op, out, a["index"]))
+        elif k == "const":
+            out = self.new_slot(op, CONST, _F32)
+            out.value = np.ascontiguousarray(np.asarray(a["value"], dtype=np.float32)).reshape((1,) + op.type.shape)
+        elif k in ("dense", "matmul"):
+            w = self.const_array(op, op.operands[1], "weight")
+            wt = np.ascontiguousarray(w.T if k == "dense" else w)
+            bias = self.const_array(op, op.operands[2], "bias") if len(op.operands) > 2 else np.zeros(0, np.float32)
+            self.add_step(_DenseStep(op, self.new_slot(op, x.kind, _F32), x, wt,
+                                     np.ascontiguousarray(bias)))
+        elif k == "conv2d":
+            w = self.const_array(op, op.operands[1], "weight")
+            O, Cg, kh, kw = w.shape
+            G = a["groups"]
+            C, Og = Cg * G, O // G
+            # wt[c, p, q, o'] = w[g*Og + o', c - g*Cg, p, q], g = c // Cg
+            wt = np.ascontiguousarray(w.reshape(G, Og, Cg, kh, kw).transpose(0, 2, 3, 4, 1).reshape(C, kh, kw, Og))
+            bias = self.const_array(op, op.operands[2], "bias") if len(op.operands) > 2 else np.zeros(0, np.float32)
+            self.add_step(_Conv2dStep(op, self.new_slot(op, x.kind, _F32), x, wt, np.ascontiguousarray(bias), a))
+        elif k == "avgpool2d":
+            self.add_step(_AvgPoolStep(op, self.new_slot(op, x.kind, _F32), x, a))
+        elif k == "maxpool2d":
+            dtype = x.dtype if x.dtype == _F32 or not _has_empty_window(op) else _F32
+            self.add_step(_MaxPoolStep(op, self.new_slot(op, x.kind, dtype), x, a))
+        elif k == "global_avgpool":
+            self.add_step(_GlobalAvgPoolStep(op, self.new_slot(op, x.kind, _F32), [x]))
+        elif k in ("add", "mul"):
+            self.add_step(_BinaryStep(op, self.new_slot(op, kind, _F32), ins[0], ins[1], k == "mul"))
+        elif k in ("relu", "clip", "qcfs", "batchnorm", "transpose"):
+            self.add_step(_NumpyStep(op, self.new_slot(op, x.kind, x.dtype if k == "transpose" else _F32), x,
+                                     self.numpy_fn(op)))
+        elif k in ("identity", "dropout", "flatten", "reshape"):
+            out = self.new_slot(op, x.kind, x.dtype)
+            self.alias(op, out, x)
+        elif k == "concat":
+            dtype = _U8 if all(s.dtype == _U8 for s in ins) else _F32
+            self.add_step(_ConcatStep(op, self.new_slot(op, kind, dtype), ins, a["axis"]))
+        elif k == "encode":
+            if a["mode"] == "constant":
+                self.alias(op, self.new_slot(op, x.kind, _F32), x)
+            else:
+                self.steps.append(_EncodeRateStep(op, self.new_slot(op, DYNAMIC, _U8), x, a["seed"]))
+        elif k == "if":
+            out = self.new_slot(op, DYNAMIC, _U8)
+            self.if_neurons[out.name] = out.size
+            self.steps.append(_IfStep(op, out, x, _per_element(a["threshold"], x.shape), _per_element(a["v0"], x.shape),
+                                      a["reset"] == "zero", out.name))
+        elif k == "readout":
+            keep_all = id(op.result) in self.has_users
+            self.steps.append(_ReadoutStep(op, self.new_slot(op, DYNAMIC if keep_all else STATIC, _F32), [x]))
+        else:
+            raise SnccError(f"the CPU backend cannot execute {op.describe()}: unsupported op kind '{k}'")
+
+    def alias(self, op, out, x):
+        step = _AliasStep(op, out, [x])
+        if out.kind == CONST:
+            out.value = x.value.astype(out.dtype).reshape((1,) + out.shape)
+        else:
+            self.steps.append(step)
+
+    def numpy_fn(self, op: Operation):
+        k, a = op.kind, op.attrs
+        rank = len(op.operands[0].type.shape)
+        f = np.float32
+        if k == "relu":
+            return lambda x, lead: np.maximum(x.astype(np.float32, copy=False), f(0))
+        if k == "clip":
+            lo, hi = f(a["min"]), f(a["max"])
+            return lambda x, lead: np.clip(x.astype(np.float32, copy=False), lo, hi)
+        if k == "qcfs":
+            lam, L = a["threshold"], a["levels"]
+            up, down = f(L / lam), f(lam / L)
+            return lambda x, lead: down * np.clip(np.floor(x.astype(np.float32, copy=False) * up + f(0.5)), 0, L).astype(np.float32)
+        if k == "batchnorm":
+            scale, bias, mean, var = (self.const_array(op, v, n) for v, n in zip(op.operands[1:], ("scale", "bias", "mean", "var")))
+            fac = (scale / np.sqrt(var + f(a["epsilon"]))).astype(np.float32)
+            return lambda x, lead: ((x.astype(np.float32, copy=False) - _channel_axis(lead, rank)(mean))
+                                    * _channel_axis(lead, rank)(fac) + _channel_axis(lead, rank)(bias))
+        if k == "transpose":
+            perm = a["perm"]
+            return lambda x, lead: x.transpose(list(range(lead)) + [p + lead for p in perm])
+        raise AssertionError(k)
+
+
+def _has_empty_window(op: Operation) -> bool:
+    """Whether some maxpool window lies entirely in the padding (its result is -inf)."""
+    a = op.attrs
+    _, H, W = op.operands[0].type.shape
+    _, Ho, Wo = op.type.shape
+
+    def empty(n_out, size, k, s, pad, d):
+        return any(all(not 0 <= i * s + p * d - pad < size for p in range(k)) for i in range(n_out))
+
+    return empty(Ho, H, a["kernel"][0], a["strides"][0], a["pads"][0], a["dilations"][0]) or \
+        empty(Wo, W, a["kernel"][1], a["strides"][1], a["pads"][1], a["dilations"][1])
+
+
+class _Program:
+    """A lowered module: the plan of steps and how to feed and read it."""
+
+    def __init__(self, module, steps, slots, input_slots, output_slots, input_shapes, input_names, if_neurons, spiking):
+        self.module_name = module.name
+        self.T = module.attrs.get("T")
+        self.steps, self.slots = steps, slots
+        self.input_slots, self.output_slots = input_slots, output_slots
+        self.input_shapes, self.input_names = input_shapes, input_names
+        self.if_neurons, self.spiking = if_neurons, spiking
+
+
+# -- the public API -------------------------------------------------------------------
+
+class CpuSimulator:
+    """A compiled simulator of one IR module.
+
+    `CpuSimulator(module, mode="float", chunk_bytes=...)` lowers `module` (verified first);
+    `run(*inputs, T=None, record=False)` runs a batch (leading axis) and returns the
+    module's output(s) as float32 like `sncc.interpret`; with `record=True` it returns
+    `(outputs, spikes)` where `spikes` maps each `if` op (by its printed name) to its total
+    number of spikes over the batch and all T steps (`neurons` maps it to its number of
+    neurons per sample: firing rate = spikes / (batch * T * neurons)).
+
+    Not thread-safe: a simulator reuses its buffers between runs (use one per thread).
+    """
+
+    def __init__(self, module: Module, mode: str = "float", chunk_bytes: int = DEFAULT_CHUNK_BYTES):
+        if _k is None:  # pragma: no cover
+            raise SnccError(f"the CPU backend's compiled kernels are missing ({_IMPORT_ERROR}); "
+                            f"reinstall sncc (pip install -e .) to build them")
+        if mode != "float":
+            if mode == "fixed":
+                raise SnccError("the CPU simulator's fixed-point mode is not implemented yet; use mode='float'")
+            raise SnccError(f"unknown CPU simulator mode {mode!r}; expected 'float'")
+        if not isinstance(module, Module):
+            raise SnccError(f"CpuSimulator needs an sncc.ir.Module, got {type(module).__name__}")
+        module.verify()
+        self.mode = mode
+        self.chunk_bytes = int(chunk_bytes)
+        self.program = _FloatLowering(module).lower()
+        self._buffers: dict = {}
+
+    @property
+    def neurons(self) -> dict[str, int]:
+        """`if` op name -> neurons per sample."""
+        return dict(self.program.if_neurons)
+
+    def _check_inputs(self, inputs) -> list[np.ndarray]:
+        p = self.program
+        if len(inputs) != len(p.input_slots):
+            raise SnccError(f"module @{p.module_name} takes {len(p.input_slots)} input(s), got {len(inputs)}")
+        out = []
+        for name, shape, x in zip(p.input_names, p.input_shapes, inputs):
+            what = f"input %{name}"
+            try:
+                arr = np.asarray(x)
+            except (ValueError, TypeError) as e:
+                raise SnccError(f"{what}: not a numeric array ({e})") from None
+            if arr.dtype.kind not in "biuf":
+                raise SnccError(f"{what}: expected a numeric array (bool, int or float), got dtype {arr.dtype}")
+            if arr.shape[1:] != tuple(shape) or arr.ndim != len(shape) + 1:
+                if arr.shape == tuple(shape):
+                    raise SnccError(f"{what}: got one sample of shape {list(arr.shape)}; the simulator takes a batch: "
+                                    f"add a leading axis, shape {[1] + list(arr.shape)}")
+                raise SnccError(f"{what}: expected a batch of shape [N, {', '.join(map(str, shape))}], "
+                                f"got {list(arr.shape)}")
+            with np.errstate(over="ignore", invalid="ignore"):
+                arr = np.ascontiguousarray(arr, dtype=np.float32)
+            finite = np.isfinite(arr)
+            if not finite.all():
+                bad = np.argwhere(~finite)[0]
+                raise SnccError(f"{what}: {int((~finite).sum())} non-finite value(s) (NaN, inf, or too large for "
+                                f"float32), first at index {bad.tolist()}: {arr[tuple(bad)]}")
+            out.append(arr)
+        batches = {a.shape[0] for a in out}
+        if len(batches) > 1:
+            raise SnccError(f"inputs have different batch sizes {sorted(batches)}")
+        return out
+
+    def _chunk(self, B: int, T: int) -> int:
+        per = sum(s.bytes_per_sample(T) for s in self.program.steps) or 1
+        bc = max(1, min(B, self.chunk_bytes // per))
+        nth = _k.max_threads()
+        if bc < B and bc > nth:  # whole numbers of rows per thread
+            bc -= bc % nth
+        return bc
+
+    def run(self, *inputs: np.ndarray, T: int | None = None, record: bool = False):
+        p = self.program
+        xs = self._check_inputs(inputs)
+        if p.spiking:
+            T = p.T if T is None else T
+            if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
+                raise SnccError(f"spiking module @{p.module_name} needs a number of timesteps T >= 1, got {T!r}")
+            T = int(T)
+        else:
+            T = 1
+        B = xs[0].shape[0] if xs else 1
+        outs = [np.empty((B,) + s.shape, np.float32) for s in p.output_slots]
+        counts = {name: 0 for name in p.if_neurons} if record else None
+        bc = self._chunk(B, T) if B else 1
+        if len(self._buffers) > 64:
+            self._buffers.clear()
+        for b0 in range(0, B, bc):
+            b1 = min(B, b0 + bc)
+            ctx = _Ctx(len(p.slots), b1 - b0, T, self._buffers, counts)
+            ctx.inputs = [x[b0:b1] for x in xs]
+            for s in p.slots:
+                if s.kind == CONST:
+                    ctx.env[s.index] = s.value
+            for step in p.steps:
+                step.run(ctx)
+            for o, s in zip(outs, p.output_slots):
+                v = ctx.env[s.index]
+                if s.kind == DYNAMIC:
+                    v = v[:, T - 1]
+                o[b0:b1] = v
+        result = outs[0] if len(outs) == 1 else tuple(outs)
+        return (result, counts) if record else result
+
+    __call__ = run
+
+    def describe(self) -> str:
+        """The plan, one line per kernel call (for debugging and reports)."""
+        lines = []
+        for st in self.program.steps:
+            o = st.out
+            lines.append(f"%{o.name} = {type(st).__name__[1:-4]}({', '.join('%' + s.name for s in st.ins)})"
+                         f"  [{_KIND_NAMES[o.kind]} {o.dtype} {list(o.shape)}]")
+        return "\n".join(lines)
+
+
+def simulate(module: Module, *inputs: np.ndarray, T: int | None = None, record: bool = False):
+    """One-shot `CpuSimulator(module).run(*inputs, T=T, record=record)`."""
+    return CpuSimulator(module).run(*inputs, T=T, record=record)
