@@ -21,6 +21,8 @@ EPILOG = """\
 examples:
   sncc examples/mlp.onnx                          print the IR of a model (target ir)
   sncc examples/mlp.onnx -o build/mlp.sir         write it to a file
+  sncc examples/mlp.onnx --calib x.npy -T 16 -o snn.sir
+                                                  convert to a spiking network (T=16)
   sncc model.onnx --print-ir-after-all --elide-weights
                                                   watch every pass, weights summarised
   sncc model.onnx --pipeline 'canonicalize,fold-batchnorm,dce' --time-passes
@@ -61,7 +63,8 @@ def _compile_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=TARGETS, default="ir",
                    help="what to produce: ir = the IR text after the pipeline (default)")
     p.add_argument("-o", "--output", metavar="OUT", help="output file (target ir; default: stdout)")
-    p.add_argument("--pipeline", metavar="PIPE", help=f"passes to run (default for ir: {DEFAULT_PIPELINE['ir']})")
+    p.add_argument("--pipeline", metavar="PIPE", help=f"passes to run (default: {DEFAULT_PIPELINE['ir']}; "
+                   "with --calib: the full conversion canonicalize,fold-batchnorm,dce,calibrate,normalize,convert-to-snn)")
     p.add_argument("-T", type=int, metavar="N", help="timesteps of the spiking network (module attribute T)")
     p.add_argument("--calib", metavar="FILE.npy", help="calibration inputs, shape [N, ...] (for calibrate)")
     _common(p)
@@ -101,7 +104,14 @@ def _cmd_compile(args) -> int:
     if args.T is not None and args.T < 1:
         raise SnccError(f"-T must be at least 1, got {args.T}")
     module = load_model(args.model)
-    pipeline = args.pipeline if args.pipeline is not None else DEFAULT_PIPELINE.get(args.target, "")
+    if args.pipeline is not None:
+        pipeline = args.pipeline
+    elif calib is not None:  # calibration data given: the full conversion to a spiking network
+        from sncc.api import conversion_pipeline
+
+        pipeline = conversion_pipeline(T=args.T or 32)
+    else:
+        pipeline = DEFAULT_PIPELINE.get(args.target, "")
     module, _ = compile_model(module, pipeline, target=args.target, T=args.T, calibration_data=calib,
                               instrumentation=_instrumentation(args))
     _emit(module.to_text(elide=args.elide_weights), args.output)

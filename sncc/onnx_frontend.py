@@ -520,7 +520,7 @@ class _Importer:
         x = self.value(node.input[0], node)
         self.values[mul_lam.output[0]] = self.m.add(
             "qcfs", [x], {"threshold": float(np.float32(lam)), "levels": int(round(levels))},
-            self.name(mul_lam))
+            self.name(node).rsplit(".", 1)[0] + ".qcfs" if "." in self.name(node) else self.name(mul_lam))
         return True
 
 
