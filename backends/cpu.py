@@ -365,6 +365,22 @@ class _IfStep(_Step):
         ctx.env[self.out.index] = buf
 
 
+class _GatedMaxPoolStep(_Step):
+    """gated_maxpool2d: per window, the input whose accumulated sum is the largest so far."""
+
+    def __init__(self, op, out, x, attrs):
+        super().__init__(op, out, [x])
+        self.a = attrs
+
+    def run(self, ctx):
+        a, x = self.a, self.ins[0]
+        xv = ctx.steps_view(x).reshape((ctx.B, -1) + x.shape)
+        buf = ctx.buffer(self, self.out)
+        _k.gated_maxpool2d(xv, buf.reshape((ctx.B, ctx.T) + self.out.shape), *a["kernel"], *a["strides"],
+                           a["pads"][0], a["pads"][1], *a["dilations"])
+        ctx.env[self.out.index] = buf
+
+
 class _ReadoutStep(_Step):
     """acc_t = acc_{t-1} + x_t. Kept for every step only if another op reads it (it then
     sees the partial sums); otherwise only the final sum is computed (out is STATIC)."""
@@ -524,6 +540,8 @@ class _FloatLowering:
             self.if_neurons[out.name] = out.size
             self.steps.append(_IfStep(op, out, x, _per_element(a["threshold"], x.shape), _per_element(a["v0"], x.shape),
                                       a["reset"] == "zero", out.name))
+        elif k == "gated_maxpool2d":
+            self.steps.append(_GatedMaxPoolStep(op, self.new_slot(op, DYNAMIC, x.dtype), x, a))
         elif k == "readout":
             keep_all = id(op.result) in self.has_users
             self.steps.append(_ReadoutStep(op, self.new_slot(op, DYNAMIC if keep_all else STATIC, _F32), [x]))

@@ -419,6 +419,61 @@ def if_neuron(const in_t[:, :, ::1] x, const float[::1] threshold, const float[:
             counts[b] = c
 
 
+def gated_maxpool2d(const in_t[:, :, :, :, ::1] x, in_t[:, :, :, :, ::1] out, int kh, int kw, int sh, int sw,
+                    int pt, int pl, int dh, int dw):
+    """Spiking max pooling (op gated_maxpool2d) over T steps: acc += x_t (f32, acc_0 = x_0);
+    in every window the output is x_t at the position whose acc is largest (the first
+    such position in row-major window order; padding has acc -inf and x 0).
+    x is [B, T, C, H, W] or [B, 1, C, H, W] (the same every step); out is [B, T, C, Ho, Wo]."""
+    cdef Py_ssize_t B = out.shape[0], T = out.shape[1], C = out.shape[2], Ho = out.shape[3], Wo = out.shape[4]
+    cdef Py_ssize_t H = x.shape[3], W = x.shape[4]
+    _check(x.shape[0] == B and x.shape[2] == C and (x.shape[1] == T or x.shape[1] == 1), "gated_maxpool2d: input shape")
+    _check(kh >= 1 and kw >= 1 and sh >= 1 and sw >= 1 and pt >= 0 and pl >= 0 and dh >= 1 and dw >= 1,
+           "gated_maxpool2d: attributes")
+    if B == 0 or T == 0 or C == 0:
+        return
+    cdef Py_ssize_t S = C * H * W
+    cdef Py_ssize_t xs1 = (x.strides[1] // sizeof(in_t)) if (x.shape[1] == T and T > 1) else 0
+    cdef int nth = openmp.omp_get_max_threads()
+    cdef float[:, ::1] accbuf = np.empty((nth, max(S, 1)), dtype=np.float32)
+    cdef Py_ssize_t b, t, e, c, i, j, p, q, h, w_
+    cdef int tid
+    cdef float* acc
+    cdef const in_t* xt
+    cdef in_t* ot
+    cdef float best, a
+    cdef in_t chosen
+    with nogil:
+        for b in prange(B, schedule="static"):
+            tid = threadid()
+            acc = &accbuf[tid, 0]
+            for e in range(S):
+                acc[e] = 0
+            for t in range(T):
+                xt = &x[b, 0, 0, 0, 0] + t * xs1
+                for e in range(S):
+                    acc[e] = acc[e] + <float>xt[e]
+                ot = &out[b, t, 0, 0, 0]
+                for c in range(C):
+                    for i in range(Ho):
+                        for j in range(Wo):
+                            best = -INFINITY
+                            chosen = 0
+                            for p in range(kh):
+                                h = i * sh + p * dh - pt
+                                if h < 0 or h >= H:
+                                    continue
+                                for q in range(kw):
+                                    w_ = j * sw + q * dw - pl
+                                    if w_ < 0 or w_ >= W:
+                                        continue
+                                    a = acc[(c * H + h) * W + w_]
+                                    if a > best:
+                                        best = a
+                                        chosen = xt[(c * H + h) * W + w_]
+                            ot[(c * Ho + i) * Wo + j] = chosen
+
+
 def readout_sum(const in_t[:, :, ::1] x, float[:, :, ::1] out, Py_ssize_t T, bint keep_all):
     """acc_0 = x_0, acc_t = acc_{t-1} + x_t (f32, in order of t), for T steps.
     x is [B, T, S] or [B, 1, S] (the same input every step). out is [B, T, S] with every

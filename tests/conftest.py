@@ -137,3 +137,24 @@ def exported(model_dir, mnist):
         path = export(model, x[:1], model_dir / f"{name}.onnx", **kw)
         out[name] = (path, x.numpy())
     return out
+
+
+def train_quick(model, x, y, epochs=2, lr=2e-3, batch=64, seed=0):
+    """Seeded Adam training for tests (seconds on the CPU)."""
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    model.train()
+    for _ in range(epochs):
+        perm = torch.randperm(len(xt))
+        for i in range(0, len(xt) - batch + 1, batch):
+            idx = perm[i:i + batch]
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
+            opt.step()
+    return model.eval()
+
+
+def accuracy(model, x, y):
+    with torch.no_grad():
+        return float((model(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
