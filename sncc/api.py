@@ -135,6 +135,23 @@ class SpikingNetwork:
         out = np.concatenate([interpret(self.module, xb[s:s + batch_size], T=T) for s in chunks])
         return out[0] if single else out
 
+    def run_over_time(self, x, Ts, *, batch_size: int = 500, progress: bool = False) -> dict[int, np.ndarray]:
+        """{T: readouts after T timesteps} for every T in `Ts`, from one simulation of max(Ts) steps."""
+        from sncc.interpreter import interpret
+
+        Ts = sorted({int(t) for t in Ts})
+        if not Ts or Ts[0] < 1:
+            raise SnccError(f"timesteps must be >= 1, got {Ts}")
+        xb, single = self._batch(x)
+        chunks = range(0, len(xb), batch_size)
+        if progress:
+            from tqdm import tqdm
+
+            chunks = tqdm(chunks, desc=f"simulate T<={Ts[-1]}", unit="batch", leave=False)
+        parts = [interpret(self.module, xb[s:s + batch_size], snapshots=Ts) for s in chunks]
+        return {t: (np.concatenate([p[t] for p in parts])[0] if single else np.concatenate([p[t] for p in parts]))
+                for t in Ts}
+
     def classify(self, x, T: int | None = None, **kw):
         """Predicted class: an int for one sample, an int array for a batch."""
         out = self.run(x, T, **kw)

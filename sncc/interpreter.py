@@ -222,12 +222,17 @@ def _static_ops(m: Module) -> set[int]:
 
 
 def interpret(module: Module, *inputs: np.ndarray, T: int | None = None,
-              observer: Callable[[Operation, np.ndarray], None] | None = None) -> np.ndarray | tuple:
+              observer: Callable[[Operation, np.ndarray], None] | None = None,
+              snapshots: list[int] | None = None):
     """Run `module` on a batch (leading axis) of inputs; returns the output(s) as float32.
 
     Spiking modules run `T` timesteps (default: the module's `T` attribute) and return
     the readouts. `observer(op, value)` is called with every op's value (once per
     timestep for spiking modules): the calibration pass uses it.
+
+    `snapshots=[1, 2, 4, ...]` (spiking modules) returns {t: outputs after t timesteps}
+    from a single run of max(snapshots) steps: no op depends on T, so the first t steps of
+    a long run are exactly a run of t steps.
     """
     ins = module.inputs
     if len(inputs) != len(ins):
@@ -275,6 +280,8 @@ def interpret(module: Module, *inputs: np.ndarray, T: int | None = None,
         run_step(env, 0, False, None, {})
         outs = [env[id(v)] for v in module.outputs]
     else:
+        if snapshots:
+            T = max(snapshots)
         T = T if T is not None else module.attrs.get("T")
         if not isinstance(T, int) or T < 1:
             raise SnccError(f"spiking module @{module.name} needs a number of timesteps T >= 1, got {T!r}")
@@ -282,10 +289,21 @@ def interpret(module: Module, *inputs: np.ndarray, T: int | None = None,
         state, cache = _State(), {}
         base: dict = {}
         run_step(base, 0, True, state, cache)
+        taken = {}
         for t in range(T):
             env = dict(base)
             run_step(env, t, False, state, cache)
+            if snapshots and t + 1 in snapshots:
+                taken[t + 1] = [np.array(env[id(v)]) for v in module.outputs]
         outs = [env[id(v)] for v in module.outputs]
     batch = max(x.shape[0] for x in env_in.values()) if env_in else 1
-    outs = [np.broadcast_to(o, (batch,) + o.shape[1:]).astype(np.float32) for o in outs]
-    return outs[0] if len(outs) == 1 else tuple(outs)
+
+    def finish(outs):
+        outs = [np.broadcast_to(o, (batch,) + o.shape[1:]).astype(np.float32) for o in outs]
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    if snapshots:
+        if not module.is_spiking:
+            raise SnccError("snapshots are for spiking modules")
+        return {t: finish(o) for t, o in sorted(taken.items())}
+    return finish(outs)

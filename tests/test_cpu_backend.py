@@ -233,6 +233,25 @@ def test_maxpool_of_spikes_with_a_window_in_the_padding():
     assert np.isneginf(out[:, 0, 0]).all()
 
 
+@pytest.mark.parametrize("mode", ["constant", "rate"])
+def test_gated_maxpool_exact(mode):
+    """gated_maxpool2d (padded, strided, dilated windows; many ties between spike counts:
+    the first maximum in window order wins) on spikes, and on a time-invariant current."""
+    rng = np.random.default_rng(13)
+    m = Module("gmp", {"T": 8})
+    e = m.add("encode", [inp(m, (3, 8, 8))], {"mode": mode, "seed": 5}, "e")
+    g0 = m.add("gated_maxpool2d", [e], {"kernel": [2, 2], "strides": [2, 2]}, "g0")
+    c = m.add("conv2d", [e, m.const(dy(rng, (4, 3, 3, 3)), "w")], {"pads": [1, 1, 1, 1]}, "c")
+    s = m.add("if", [c], {"threshold": 0.5}, "s")
+    g1 = m.add("gated_maxpool2d", [s], {"kernel": [3, 2], "strides": [2, 1], "pads": [1, 1, 2, 0],
+                                        "dilations": [1, 2]}, "g1")
+    s2 = m.add("if", [m.add("conv2d", [g1, m.const(dy(rng, (2, 4, 2, 2)), "w2")], name="c2")],
+               {"threshold": 0.75}, "s2")
+    d = m.add("dense", [m.add("flatten", [s2], name="f"), m.const(dy(rng, (5, s2.type.size)), "w3")], name="d")
+    m.outputs = [m.add("readout", [d], name="o"), m.add("readout", [g0], name="o0")]
+    check(m.verify(), dy(rng, (10, 3, 8, 8), 0, 17, 16))
+
+
 def test_chunking_does_not_change_results():
     rng = np.random.default_rng(8)
     m = cnn(rng, "rate")
@@ -337,7 +356,7 @@ def test_module_errors(monkeypatch):
     w = m.const(np.ones((3, 4), np.int8), "w", elem=Fixed(8, 4))
     m.outputs = [m.add("readout", [m.add("dense", [x, w], name="fc", result_type=TensorType((3,), Fixed(16, 4)))],
                        name="o")]
-    with pytest.raises(sncc.SnccError, match=r"float mode cannot run fixed-point IR \('dense' op %fc"):
+    with pytest.raises(sncc.SnccError, match=r"float mode cannot run fixed-point IR \('const' op %w has type tensor<3x4xfx<8,4>>"):
         CpuSimulator(m.verify())
 
     # an op kind the backend does not know

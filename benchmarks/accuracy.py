@@ -1,0 +1,187 @@
+"""Conversion accuracy on the real MNIST test set: sncc beside SpikingJelly, same trained models.
+
+For each network (the 784-256-128-10 MLP with ReLU, the same MLP trained with QCFS, a
+small CNN with BatchNorm and both poolings) it trains (seeded), converts with sncc and
+with SpikingJelly's `Converter(RateCodingRecipe(loader, mode="99.9%"))`, and measures the
+accuracy of the ANN and of the SNN at T = 1, 2, 4, 8, 16, 32, 64, with constant-current
+and with rate-coded (Bernoulli) input, on all 10,000 test images. Writes
+`results/accuracy.md`, `results/accuracy.json` and `results/accuracy.png`.
+
+    python benchmarks/accuracy.py                   # everything (~15 CPU minutes)
+    python benchmarks/accuracy.py --models mlp --samples 2000 --no-spikingjelly
+
+SpikingJelly is optional: `pip install --no-deps spikingjelly loguru requests urllib3 idna
+charset-normalizer certifi` (no-deps, so it cannot replace torch).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import models  # noqa: E402
+
+import sncc  # noqa: E402
+
+TS = [1, 2, 4, 8, 16, 32, 64]
+CALIB = 1000  # calibration images, from the training set, for both converters
+
+
+def sncc_accuracy(model, x_calib, x_test, y_test, encoding: str, maxpool: str = "gate"):
+    snn = sncc.convert(model, calibration_data=x_calib, T=max(TS), encoding=encoding, maxpool=maxpool, progress=False)
+    out = snn.run_over_time(x_test, TS, progress=True)
+    return {t: float((o.argmax(1) == y_test).mean()) for t, o in out.items()}
+
+
+def spikingjelly_accuracy(model, x_calib, x_test, y_test, encoding: str, seed: int = 0):
+    from spikingjelly.activation_based import ann2snn, functional
+
+    ann = copy.deepcopy(model)
+    replaced = False
+    for name, mod in list(ann.named_modules()):  # SpikingJelly converts ReLU modules; QCFS -> ReLU
+        for cname, child in list(mod.named_children()):
+            if isinstance(child, sncc.QCFSActivation):
+                setattr(mod, cname, torch.nn.ReLU())
+                replaced = True
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.from_numpy(x_calib), torch.zeros(len(x_calib))), batch_size=100)
+    snn = ann2snn.Converter(ann2snn.RateCodingRecipe(loader, mode="99.9%")).convert(ann).eval()
+    correct = {t: 0 for t in TS}
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for s in range(0, len(x_test), 500):
+            x = torch.from_numpy(x_test[s:s + 500])
+            functional.reset_net(snn)
+            acc = 0
+            for t in range(1, max(TS) + 1):
+                inp = (torch.rand(x.shape, generator=g) < x).float() if encoding == "rate" else x
+                acc = acc + snn(inp)
+                if t in correct:
+                    correct[t] += int((acc.argmax(1).numpy() == y_test[s:s + 500]).sum())
+    return {t: c / len(x_test) for t, c in correct.items()}, replaced
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}"
+
+
+def plot(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results)
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        r = results[name]
+        ax.axhline(100 * r["ann"], color="black", ls="--", lw=1, label=f"ANN {100 * r['ann']:.2f}%")
+        for key, style in (("sncc constant", "-o"), ("sncc rate", "-s"), ("SpikingJelly constant", ":o"),
+                           ("SpikingJelly rate", ":s")):
+            if key in r["snn"]:
+                ax.plot(TS, [100 * r["snn"][key][t] for t in TS], style, label=key, ms=4)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(TS, [str(t) for t in TS])
+        ax.set_ylim(max(0, 100 * r["ann"] - 12), 100 * r["ann"] + 1)
+        ax.set_xlabel("timesteps T")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def table(results) -> str:
+    lines = ["| model | converter | input | ANN | " + " | ".join(f"T={t}" for t in TS) + " |",
+             "|---|---|---|---|" + "---|" * len(TS)]
+    for name, r in results.items():
+        for key, accs in r["snn"].items():
+            conv, enc = key.rsplit(" ", 1)
+            lines.append(f"| {name} | {conv} | {enc} | {100 * r['ann']:.2f} | "
+                         + " | ".join(f"{100 * accs[t]:.2f}" for t in TS) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default="mlp,qcfs,cnn")
+    ap.add_argument("--samples", type=int, default=10000, help="test images (default: all 10,000)")
+    ap.add_argument("--no-spikingjelly", action="store_true")
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    have_sj = not args.no_spikingjelly
+    if have_sj:
+        try:
+            import spikingjelly  # noqa: F401
+        except ImportError:
+            print("SpikingJelly is not installed: comparing sncc only (see the docstring to install it)")
+            have_sj = False
+    print(f"machine: {machine()}")
+    results = {}
+    for name in args.models.split(","):
+        model, (x, y), (xt, yt) = models.trained(name)
+        xt, yt = xt[: args.samples], yt[: args.samples]
+        ann = models.accuracy(model, xt, yt)
+        calib = x[:CALIB]
+        r = {"ann": ann, "snn": {}, "notes": []}
+        for enc in ("constant", "rate"):
+            t = time.perf_counter()
+            r["snn"][f"sncc {enc}"] = sncc_accuracy(model, calib, xt, yt, enc)
+            print(f"{name} sncc {enc}: " + ", ".join(f"T={k}: {100 * v:.2f}" for k, v in r['snn'][f'sncc {enc}'].items())
+                  + f"  ({time.perf_counter() - t:.0f} s)")
+        if name == "cnn":
+            t = time.perf_counter()
+            avg = sncc_accuracy(model, calib, xt, yt, "constant", maxpool="avg")
+            r["maxpool_as_avg"] = avg
+            print(f"{name} sncc constant, maxpool=avg: " + ", ".join(f"T={k}: {100 * v:.2f}" for k, v in avg.items())
+                  + f"  ({time.perf_counter() - t:.0f} s)")
+        if have_sj:
+            for enc in ("constant", "rate"):
+                t = time.perf_counter()
+                accs, replaced = spikingjelly_accuracy(model, calib, xt, yt, enc)
+                r["snn"][f"SpikingJelly {enc}"] = accs
+                if replaced and enc == "constant":
+                    r["notes"].append("SpikingJelly converts ReLU modules only: its QCFS run replaces each "
+                                      "QCFSActivation by ReLU (same weights)")
+                print(f"{name} SpikingJelly {enc}: " + ", ".join(f"T={k}: {100 * v:.2f}" for k, v in accs.items())
+                      + f"  ({time.perf_counter() - t:.0f} s)")
+        results[name] = r
+    md = [f"Measured by `python benchmarks/accuracy.py` on {machine()}; {args.samples} MNIST test images, "
+          f"{CALIB} calibration images; accuracy in %.", "", table(results), ""]
+    for name, r in results.items():
+        for note in r["notes"]:
+            md.append(f"* {name}: {note}.")
+        if "maxpool_as_avg" in r:
+            md.append(f"* {name}: max pooling as gated max (default) vs rewritten to average pooling, constant input: "
+                      + ", ".join(f"T={t}: {100 * r['snn']['sncc constant'][t]:.2f} vs {100 * r['maxpool_as_avg'][t]:.2f}"
+                                  for t in TS) + ".")
+    (out / "accuracy.md").write_text("\n".join(md) + "\n")
+    (out / "accuracy.json").write_text(json.dumps({"machine": machine(), "samples": args.samples, "results": results},
+                                                  indent=1, default=str) + "\n")
+    plot(results, out / "accuracy.png")
+    print("\n" + "\n".join(md))
+    print(f"wrote {out / 'accuracy.md'}, accuracy.json, accuracy.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""The benchmark networks and their seeded training on real MNIST (shared by the benchmarks).
+
+    mlp   784-256-128-10, ReLU
+    qcfs  the same MLP with sncc.QCFSActivation (L = 4 levels)
+    cnn   conv(16)-BN-ReLU-avgpool, conv(32)-BN-ReLU-maxpool, linear
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+import sncc
+from sncc.datasets import load_mnist
+
+QCFS_LEVELS = 4
+
+
+def make(name: str) -> nn.Module:
+    torch.manual_seed(0)
+    if name == "mlp":
+        return nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
+    if name == "qcfs":
+        return nn.Sequential(nn.Linear(784, 256), sncc.QCFSActivation(T=QCFS_LEVELS), nn.Linear(256, 128),
+                             sncc.QCFSActivation(T=QCFS_LEVELS), nn.Linear(128, 10))
+    if name == "cnn":
+        return nn.Sequential(nn.Unflatten(1, (1, 28, 28)),
+                             nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.AvgPool2d(2),
+                             nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
+    raise ValueError(name)
+
+
+EPOCHS = {"mlp": 12, "qcfs": 12, "cnn": 4}
+
+
+def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, lr: float = 1e-3, batch: int = 128,
+          seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = epochs * (len(x) // batch)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    model.train()
+    for _ in range(epochs):
+        perm = torch.randperm(len(xt))
+        for i in range(0, len(xt) - batch + 1, batch):
+            idx = perm[i:i + batch]
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
+            opt.step()
+            sched.step()
+    return model.eval()
+
+
+def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
+    with torch.no_grad():
+        return float((model(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
+
+
+def trained(name: str, epochs: int | None = None, log=print):
+    """(model, (x_train, y_train), (x_test, y_test)) with the model trained, seeded."""
+    torch.set_num_threads(2)
+    (x, y), (xt, yt) = load_mnist()
+    model = make(name)
+    t = time.perf_counter()
+    train(model, x, y, epochs or EPOCHS[name])
+    log(f"trained {name} in {time.perf_counter() - t:.0f} s: ANN test accuracy {100 * accuracy(model, xt, yt):.2f}%")
+    return model, (x, y), (xt, yt)
