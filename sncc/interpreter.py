@@ -130,6 +130,61 @@ def _float_op(op: Operation, args: list[np.ndarray]) -> np.ndarray:
     raise SnccError(f"the reference interpreter cannot execute {op.describe()}")
 
 
+# -- fixed-point semantics (spec/ir.md section 6): exact int64 arithmetic ----------
+
+def _frac(t) -> int:
+    return t.elem.frac if isinstance(t.elem, Fixed) else 0
+
+
+def _fixed_op(op: Operation, args: list[np.ndarray]) -> np.ndarray:
+    a, k = op.attrs, op.kind
+    x = args[0] if args else None
+    if k == "const":
+        return a["value"].astype(np.int64)[None]
+    if k == "dense":
+        y = np.einsum("bk,nk->bn", x, args[1][0])  # int64: exact, no BLAS rounding
+        return y + args[2] if len(args) > 2 else y
+    if k == "conv2d":
+        B = x.shape[0]
+        w = args[1][0]
+        O, Cg, kh, kw = w.shape
+        g = a["groups"]
+        win = _windows(x, (kh, kw), a["strides"], a["pads"], a["dilations"], 0)
+        Ho, Wo = win.shape[2:4]
+        y = np.einsum("bgchwij,gocij->bgohw", win.reshape(B, g, Cg, Ho, Wo, kh, kw),
+                      w.reshape(g, O // g, Cg, kh, kw)).reshape(B, O, Ho, Wo)
+        return y + args[2][0].reshape(1, O, 1, 1) if len(args) > 2 else y
+    if k == "avgpool2d":
+        return _windows(x, a["kernel"], a["strides"], a["pads"], (1, 1), 0).sum(axis=(-2, -1))
+    if k == "global_avgpool":
+        return x.sum(axis=(2, 3), keepdims=True)
+    if k in ("add", "concat"):
+        F = _frac(op.type)
+        parts = [v << (F - _frac(o.type)) for v, o in zip(args, op.operands)]
+        if k == "add":
+            return parts[0] + _align(parts[1], parts[0].ndim)
+        n = max(v.shape[0] for v in parts)
+        return np.concatenate([np.broadcast_to(v, (n,) + v.shape[1:]) for v in parts], axis=a["axis"] + 1)
+    if k == "mul":
+        return x * _align(args[1], x.ndim)
+    if k in ("identity", "dropout"):
+        return x
+    if k == "flatten":
+        return x.reshape(x.shape[0], -1)
+    if k == "reshape":
+        return x.reshape((x.shape[0],) + tuple(a["shape"]))
+    if k == "transpose":
+        return x.transpose([0] + [p + 1 for p in a["perm"]])
+    raise SnccError(f"{op.describe()} has no fixed-point semantics (spec/ir.md section 6)")
+
+
+def quantize_input(x: np.ndarray, t) -> np.ndarray:
+    """The integers a quantized module's input of type `t` receives (spec/ir.md section 6)."""
+    F = t.elem.frac
+    q = np.floor(x.astype(np.float64) * 2.0**F + 0.5)
+    return np.clip(q, t.elem.min_int, t.elem.max_int).astype(np.int64)
+
+
 # -- spiking semantics ------------------------------------------------------------
 
 def prng_initial_state(seed: int) -> int:
@@ -169,6 +224,7 @@ def _spiking_op(op: Operation, args, state: _State, t: int, T: int, cache: dict)
     a = op.attrs
     x = args[0]
     key = id(op)
+    fixed = x.dtype == np.int64
     if op.kind == "encode":
         if a["mode"] == "constant":
             return x
@@ -177,8 +233,25 @@ def _spiking_op(op: Operation, args, state: _State, t: int, T: int, cache: dict)
         if ck not in cache:
             u = xorshift32_stream(a["seed"], n * T) >> np.uint32(8)
             cache[ck] = u.reshape(T, *x.shape[1:]).astype(np.float64)
+        if fixed:
+            F = _frac(op.operands[0].type)
+            p = np.clip(x, 0, 1 << F) << (24 - F)
+            return (cache[ck][t][None] < p).astype(np.int64)
         p = np.clip(x.astype(np.float64), 0.0, 1.0) * float(1 << 24)
         return (cache[ck][t][None] < p).astype(np.float32)
+    if op.kind == "if" and fixed:
+        F = _frac(op.operands[0].type)
+        scale = 2.0**F
+        th = np.round(np.asarray(_per_channel(np.asarray(a["threshold"], np.float64), x)) * scale).astype(np.int64)
+        if key not in state.v:
+            v0 = np.floor(np.asarray(_per_channel(np.asarray(a["v0"], np.float64), x)) * scale + 0.5).astype(np.int64)
+            state.v[key] = np.broadcast_to(v0, x.shape).copy()
+        lim = 1 << (a["vbits"] - 1)
+        v = np.clip(state.v[key] + x, -lim, lim - 1)
+        s = v >= th
+        v = v - np.where(s, th, 0) if a["reset"] == "subtract" else np.where(s, 0, v)
+        state.v[key] = v
+        return s.astype(np.int64)
     if op.kind == "if":
         th = _per_channel(a["threshold"], x)
         if key not in state.v:
@@ -193,17 +266,17 @@ def _spiking_op(op: Operation, args, state: _State, t: int, T: int, cache: dict)
         return s.astype(np.float32)
     if op.kind == "gated_maxpool2d":
         acc = state.v.get(key)
-        acc = x.astype(np.float32) if acc is None else acc + x
+        acc = (x.astype(np.int64) if fixed else x.astype(np.float32)) if acc is None else acc + x
         state.v[key] = acc
         k, s, p, d = a["kernel"], a["strides"], a["pads"], a["dilations"]
         win_acc = _windows(acc, k, s, p, d, -np.inf)
         flat = win_acc.reshape(win_acc.shape[:4] + (-1,))
         choice = flat.argmax(axis=-1)[..., None]  # first maximum in row-major window order
-        win_x = _windows(x, k, s, p, d, 0.0).reshape(flat.shape)
+        win_x = _windows(x, k, s, p, d, 0).reshape(flat.shape)
         return np.take_along_axis(win_x, choice, axis=-1)[..., 0]
     if op.kind == "readout":
         acc = state.v.get(key)
-        state.v[key] = x.astype(np.float32) if acc is None else acc + x
+        state.v[key] = (x.astype(np.int64) if fixed else x.astype(np.float32)) if acc is None else acc + x
         return state.v[key]
     raise AssertionError(op.kind)
 
@@ -235,6 +308,7 @@ def interpret(module: Module, *inputs: np.ndarray, T: int | None = None,
     a long run are exactly a run of t steps.
     """
     ins = module.inputs
+    quantized = any(isinstance(v.type.elem, Fixed) for v in ins)
     if len(inputs) != len(ins):
         raise SnccError(f"module @{module.name} takes {len(ins)} input(s), got {len(inputs)}")
     env_in = {}
@@ -246,11 +320,10 @@ def interpret(module: Module, *inputs: np.ndarray, T: int | None = None,
                                 f"interpret() takes a batch: add a leading axis, shape {[1] + list(x.shape)}")
             raise SnccError(f"input %{v.name}: expected a batch of shape [N, {', '.join(map(str, v.type.shape))}], "
                             f"got {list(x.shape)}")
-        env_in[id(v)] = x.astype(np.float32, copy=False)
-    for op in module.ops:
-        if any(isinstance(t.elem, Fixed) for t in [op.type]):
-            raise SnccError(f"the float reference interpreter cannot run fixed-point IR ({op.describe()} is "
-                            f"{op.type}); use the CPU simulator's fixed-point mode")
+        if quantized and not np.all(np.isfinite(x)):
+            raise SnccError(f"input %{v.name} contains NaN or infinite values")
+        env_in[id(v)] = quantize_input(x, v.type) if quantized else x.astype(np.float32, copy=False)
+    stateless = _fixed_op if quantized else _float_op
 
     def run_step(env: dict, t: int, only_static: bool, state: _State | None, cache: dict):
         for op in module.ops:
@@ -266,7 +339,7 @@ def interpret(module: Module, *inputs: np.ndarray, T: int | None = None,
                 if state is not None and OPS[op.kind].stateful:
                     val = _spiking_op(op, args, state, t, T, cache)
                 else:
-                    val = _float_op(op, args)
+                    val = stateless(op, args)
             env[key] = val
             if observer is not None:
                 observer(op, val)
@@ -299,6 +372,9 @@ def interpret(module: Module, *inputs: np.ndarray, T: int | None = None,
     batch = max(x.shape[0] for x in env_in.values()) if env_in else 1
 
     def finish(outs):
+        if quantized:  # integers q of type fx<W,F> as q * 2^-F: exact in float64
+            outs = [np.broadcast_to(o, (batch,) + o.shape[1:]) * 2.0 ** -_frac(v.type) for o, v in zip(outs, module.outputs)]
+            return outs[0] if len(outs) == 1 else tuple(outs)
         outs = [np.broadcast_to(o, (batch,) + o.shape[1:]).astype(np.float32) for o in outs]
         return outs[0] if len(outs) == 1 else tuple(outs)
 

@@ -314,13 +314,16 @@ def _concat(ts, a):
                "seed": Attr("int", 0, check=lambda s: None if 0 <= s < 2**32 else "must be in 0..2**32-1")},
         summary="constant: the input as a current every step; rate: Bernoulli spikes from xorshift32")
 def _encode(ts, a):
-    return ts[0].with_elem(spike if a["mode"] == "rate" else f32)
+    if a["mode"] == "rate":
+        return ts[0].with_elem(spike)
+    return ts[0] if isinstance(ts[0].elem, Fixed) else ts[0].with_elem(f32)
 
 
 @define("if", operands=("x",), stateful=True,
         attrs={"threshold": Attr("scalar_or_array", check=_positive_real),
                "reset": Attr("str", "subtract", choices=("subtract", "zero")),
-               "v0": Attr("scalar_or_array", 0.0, check=_finite)},
+               "v0": Attr("scalar_or_array", 0.0, check=_finite),
+               "vbits": Attr("int", 0, check=lambda b: None if b == 0 or 2 <= b <= 63 else "must be 0 or in 2..63")},
         summary="v += x; s = v >= threshold; v -= s*threshold (or v = 0 where s); emit s")
 def _if(ts, a):
     x = ts[0]
@@ -345,6 +348,45 @@ def _readout(ts, a):
     if a["mode"] == "count" and not isinstance(ts[0].elem, Spike):
         _fail(f"count readout needs spikes, got {ts[0]}")
     return ts[0].with_elem(f32)
+
+
+# -- fixed point (spec/ir.md section 6): the fraction bits of each result -----------
+
+def frac_bits(t: TensorType) -> int | None:
+    """F of a fixed-point value; 0 for spikes; None for f32."""
+    if isinstance(t.elem, Fixed):
+        return t.elem.frac
+    return 0 if isinstance(t.elem, Spike) else None
+
+
+def _pow2_window(kind: str, x: TensorType, a: dict) -> int:
+    if kind == "global_avgpool":
+        n = x.shape[1] * x.shape[2]
+    else:
+        if any(a["pads"]) and not a["count_include_pad"]:
+            raise TypeError_("a padded window that excludes the padding has no fixed-point form (count varies)")
+        n = a["kernel"][0] * a["kernel"][1]
+    s = n.bit_length() - 1
+    if n != 1 << s:
+        raise TypeError_(f"a window of {n} elements is not a power of two: no exact fixed-point average")
+    return s
+
+
+def result_frac(kind: str, ts: list[TensorType], a: dict) -> int | None:
+    """The fraction bits the result of a fixed-point op must have (None: not determined)."""
+    fs = [frac_bits(t) for t in ts]
+    if any(f is None for f in fs):
+        return None
+    if kind in ("dense", "conv2d", "mul", "matmul"):
+        return fs[0] + fs[1]
+    if kind in ("avgpool2d", "global_avgpool"):
+        return fs[0] + _pow2_window(kind, ts[0], a)
+    if kind in ("add", "concat"):
+        return max(fs)
+    if kind in ("flatten", "reshape", "transpose", "identity", "dropout", "gated_maxpool2d", "maxpool2d",
+                "readout", "encode"):
+        return 0 if kind == "readout" and a.get("mode") == "count" else fs[0]
+    return None
 
 
 # -- checks used by Module.add and the verifier ---------------------------------

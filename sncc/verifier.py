@@ -19,6 +19,29 @@ def _fail(op: Operation | None, msg: str):
     raise err
 
 
+def _verify_fixed(op: Operation, attrs: dict) -> None:
+    """The fixed-point rules of spec/ir.md section 6."""
+    ts = [v.type for v in op.operands]
+    try:
+        want = ops.result_frac(op.kind, ts, attrs)
+    except ops.TypeError_ as e:
+        _fail(op, str(e))
+    if any(ops.frac_bits(t) is None for t in ts):
+        _fail(op, "mixes float and fixed-point operands")
+    if op.kind == "if":
+        F = ops.frac_bits(ts[0])
+        if attrs["vbits"] == 0:
+            _fail(op, "a fixed-point neuron needs its membrane width (vbits)")
+        theta = np.asarray(attrs["threshold"], dtype=np.float64) * 2.0**F
+        if not np.all(theta == np.round(theta)):
+            _fail(op, f"threshold * 2^{F} must be an integer (spec/ir.md section 6)")
+        return
+    if want is not None and isinstance(op.type.elem, Fixed) and op.type.elem.frac != want:
+        _fail(op, f"result type {op.type} must have {want} fraction bits (spec/ir.md section 6)")
+    if op.kind not in ("if",) and not isinstance(op.type.elem, (Fixed, Spike)):
+        _fail(op, f"result type {op.type} must be fixed point: its operands are")
+
+
 def verify(m: Module) -> None:
     defined: set[int] = set()
     indices: set[int] = set()
@@ -66,6 +89,8 @@ def verify(m: Module) -> None:
             fixed_ok = isinstance(op.type.elem, Fixed) and op.kind not in ("if", "encode")
             if not fixed_ok and expected.elem != op.type.elem:
                 _fail(op, f"result type {op.type} does not match the inferred {expected}")
+            if isinstance(op.type.elem, Fixed) or any(isinstance(v.type.elem, Fixed) for v in op.operands):
+                _verify_fixed(op, attrs)
         defined.add(id(op.result))
     if sorted(indices) != list(range(len(indices))):
         _fail(None, f"input indices must be 0..{len(indices) - 1}, got {sorted(indices)}")

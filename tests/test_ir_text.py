@@ -50,7 +50,8 @@ def test_fixed_point_and_spike_types_round_trip():
     s = m.add("encode", [x], {"mode": "rate", "seed": 7}, "s")
     w = m.const(np.arange(-64, 64, dtype=np.int64).reshape(8, 16) % 100 - 50, "w", elem=Fixed(8, 6))
     h = m.add("dense", [s, w], name="h", result_type=TensorType((8,), Fixed(16, 6)))
-    o = m.add("readout", [m.add("if", [h], {"threshold": np.full(8, 0.5, np.float32)}, "spk")], {"mode": "count"}, "o")
+    o = m.add("readout", [m.add("if", [h], {"threshold": np.full(8, 0.5, np.float32), "vbits": 20}, "spk")], {"mode": "count"}, "o",
+              result_type=TensorType((8,), Fixed(8, 0)))
     m.outputs = [o]
     m.verify()
     text = m.to_text()
