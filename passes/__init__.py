@@ -2,4 +2,5 @@
 
 Importing this package registers every pass with `sncc.pass_manager`.
 """
-from sncc.passes import calibrate, canonicalize, convert_to_snn, dce, fold_batchnorm, normalize, quantize  # noqa: F401  (registration)
+from sncc.passes import (  # noqa: F401  (registration)
+    bitwidth_report, calibrate, canonicalize, convert_to_snn, dce, fold_batchnorm, normalize, quantize)

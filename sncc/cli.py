@@ -112,10 +112,18 @@ def _cmd_compile(args) -> int:
         pipeline = conversion_pipeline(T=args.T or 32)
     else:
         pipeline = DEFAULT_PIPELINE.get(args.target, "")
-    module, _ = compile_model(module, pipeline, target=args.target, T=args.T, calibration_data=calib,
-                              instrumentation=_instrumentation(args))
+    module, ctx = compile_model(module, pipeline, target=args.target, T=args.T, calibration_data=calib,
+                                instrumentation=_instrumentation(args))
+    _print_reports(ctx)
     _emit(module.to_text(elide=args.elide_weights), args.output)
     return 0
+
+
+def _print_reports(ctx) -> None:
+    """Analyses that produce a table (e.g. bitwidth-report) show it on stderr."""
+    for rep in ctx.reports.values():
+        if isinstance(rep, dict) and "text" in rep:
+            print(rep["text"], file=sys.stderr)
 
 
 def _cmd_opt(args) -> int:
@@ -126,7 +134,9 @@ def _cmd_opt(args) -> int:
     module = parse(sys.stdin.read(), "<stdin>") if args.input == "-" else load(args.input)
     calib = load_array(args.calib, "calibration") if args.calib else None
     pm = PassManager.parse(args.pipeline, **_instrumentation(args))
-    module = pm.run(module, PassContext(calibration_data=calib, T=module.attrs.get("T")))
+    ctx = PassContext(calibration_data=calib, T=module.attrs.get("T"))
+    module = pm.run(module, ctx)
+    _print_reports(ctx)
     _emit(module.to_text(elide=args.elide_weights), args.output)
     return 0
 
