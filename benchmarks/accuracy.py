@@ -126,6 +126,7 @@ def main():
     ap.add_argument("--samples", type=int, default=10000, help="test images (default: all 10,000)")
     ap.add_argument("--no-spikingjelly", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
+    ap.add_argument("--merge", action="store_true", help="keep the other models' results already in --out")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -138,6 +139,12 @@ def main():
             have_sj = False
     print(f"machine: {machine()}")
     results = {}
+    saved = out / "accuracy.json"
+    if args.merge and saved.exists():
+        results = {k: {**v, "snn": {c: {int(t): a for t, a in r.items()} for c, r in v["snn"].items()},
+                       **({"maxpool_as_avg": {int(t): a for t, a in v["maxpool_as_avg"].items()}}
+                          if "maxpool_as_avg" in v else {})}
+                   for k, v in json.loads(saved.read_text())["results"].items()}
     for name in args.models.split(","):
         model, (x, y), (xt, yt) = models.trained(name)
         xt, yt = xt[: args.samples], yt[: args.samples]
@@ -166,7 +173,11 @@ def main():
                 print(f"{name} SpikingJelly {enc}: " + ", ".join(f"T={k}: {100 * v:.2f}" for k, v in accs.items())
                       + f"  ({time.perf_counter() - t:.0f} s)")
         results[name] = r
-    md = [f"Measured by `python benchmarks/accuracy.py` on {machine()}; {args.samples} MNIST test images, "
+        write(out, results, args.samples)
+
+
+def write(out: Path, results: dict, samples: int):
+    md = [f"Measured by `python benchmarks/accuracy.py` on {machine()}; {samples} MNIST test images, "
           f"{CALIB} calibration images; accuracy in %.", "", table(results), ""]
     for name, r in results.items():
         for note in r["notes"]:
@@ -176,7 +187,7 @@ def main():
                       + ", ".join(f"T={t}: {100 * r['snn']['sncc constant'][t]:.2f} vs {100 * r['maxpool_as_avg'][t]:.2f}"
                                   for t in TS) + ".")
     (out / "accuracy.md").write_text("\n".join(md) + "\n")
-    (out / "accuracy.json").write_text(json.dumps({"machine": machine(), "samples": args.samples, "results": results},
+    (out / "accuracy.json").write_text(json.dumps({"machine": machine(), "samples": samples, "results": results},
                                                   indent=1, default=str) + "\n")
     plot(results, out / "accuracy.png")
     print("\n" + "\n".join(md))

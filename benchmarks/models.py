@@ -26,8 +26,7 @@ def make(name: str) -> nn.Module:
         return nn.Sequential(nn.Linear(784, 256), sncc.QCFSActivation(T=QCFS_LEVELS), nn.Linear(256, 128),
                              sncc.QCFSActivation(T=QCFS_LEVELS), nn.Linear(128, 10))
     if name == "cnn":
-        return nn.Sequential(nn.Unflatten(1, (1, 28, 28)),
-                             nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.AvgPool2d(2),
+        return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.AvgPool2d(2),
                              nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
                              nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
     raise ValueError(name)
@@ -55,6 +54,11 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, lr: float
     return model.eval()
 
 
+def inputs(name: str, x: np.ndarray) -> np.ndarray:
+    """MNIST rows as the network's input: images [N, 1, 28, 28] for the CNN."""
+    return x.reshape(-1, 1, 28, 28) if name == "cnn" else x
+
+
 def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     with torch.no_grad():
         return float((model(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
@@ -64,6 +68,7 @@ def trained(name: str, epochs: int | None = None, log=print):
     """(model, (x_train, y_train), (x_test, y_test)) with the model trained, seeded."""
     torch.set_num_threads(2)
     (x, y), (xt, yt) = load_mnist()
+    x, xt = inputs(name, x), inputs(name, xt)
     model = make(name)
     t = time.perf_counter()
     train(model, x, y, epochs or EPOCHS[name])

@@ -113,7 +113,7 @@ class Calibrate(Pass):
     options = {
         "percentile": Option(float, 99.9, "percentile of the activation values used as scale",
                              check=lambda p: None if 0 < p <= 100 else "must be in (0, 100]"),
-        "granularity": Option(str, "layer", "one scale per layer or per channel", choices=("layer", "channel")),
+        "granularity": Option(str, "channel", "one scale per channel (neuron) or per layer", choices=("layer", "channel")),
         "samples": Option(int, 0, "use at most this many samples (0: all)",
                           check=lambda n: None if n >= 0 else "must be >= 0"),
         "batch": Option(int, 256, "samples per interpreter call", check=lambda n: None if n >= 1 else "must be >= 1"),

@@ -175,7 +175,7 @@ def load(path) -> SpikingNetwork:
 
 
 def conversion_pipeline(T=32, encoding="constant", reset="subtract", readout="membrane", percentile=99.9,
-                        granularity="layer", seed=0, v0=0.5, maxpool="gate", samples=0) -> str:
+                        granularity="channel", seed=0, v0=0.5, maxpool="gate", samples=0) -> str:
     return (f"canonicalize,fold-batchnorm,dce,"
             f"calibrate{{percentile={percentile},granularity={granularity},samples={samples}}},normalize,"
             f"convert-to-snn{{T={T},encoding={encoding},reset={reset},readout={readout},seed={seed},v0={v0},"
@@ -183,7 +183,7 @@ def conversion_pipeline(T=32, encoding="constant", reset="subtract", readout="me
 
 
 def convert(model, calibration_data, T: int = 32, *, encoding: str = "constant", reset: str = "subtract",
-            readout: str = "membrane", percentile: float = 99.9, granularity: str = "layer", seed: int = 0,
+            readout: str = "membrane", percentile: float = 99.9, granularity: str = "channel", seed: int = 0,
             v0: float = 0.5, maxpool: str = "gate", samples: int = 0, progress: bool = True) -> SpikingNetwork:
     """Convert a trained ANN into a rate-coded spiking network.
 

@@ -53,7 +53,7 @@ def test_normalized_float_network_is_the_original(mlp, data):
     x, _, xt, _ = data
     m = sncc.api.import_model(mlp, x[:10])
     ctx = sncc.pass_manager.PassContext(calibration_data=x[:300])
-    norm = sncc.PassManager.parse("canonicalize,calibrate,normalize").run(m.clone(), ctx)
+    norm = sncc.PassManager.parse("canonicalize,calibrate{granularity=layer},normalize").run(m.clone(), ctx)
     assert_close(sncc.interpret(norm, xt[:100]), sncc.interpret(m, xt[:100]), rtol=1e-5)
     # each activation now reaches 1 at its calibrated 99.9th percentile
     acts = [op for op in norm.ops if op.kind == "relu"]
