@@ -84,6 +84,7 @@ class SpikingNetwork:
             raise SnccError("SpikingNetwork needs a spiking module (run convert-to-snn)")
         self.module = module
         self.report = report or {}
+        self._cpu = None
 
     @property
     def T(self) -> int:
@@ -117,23 +118,67 @@ class SpikingNetwork:
             raise SnccError("input contains NaN or infinite values")
         return x, False
 
-    def run(self, x, T: int | None = None, *, batch_size: int = 500, backend: str = "reference",
-            progress: bool = False) -> np.ndarray:
-        """Readouts for one sample ([n_outputs]) or a batch ([N, n_outputs]) after T timesteps."""
+    @property
+    def fixed(self) -> bool:
+        """True for a quantized network (integer arithmetic, spec/ir.md section 6)."""
+        from sncc.types import Fixed
+
+        return any(isinstance(v.type.elem, Fixed) for v in self.module.inputs)
+
+    def simulator(self, backend: str = "auto"):
+        """The backend that runs this network: "cpu" (the compiled simulator), "reference"
+        (the numpy interpreter) or "auto" (cpu when it supports the network)."""
+        if backend not in ("auto", "cpu", "reference"):
+            raise SnccError(f"unknown backend '{backend}'; available: auto, cpu, reference")
+        if backend == "reference":
+            return None
+        try:
+            from sncc.backends.cpu import CpuSimulator
+
+            if self._cpu is None:
+                self._cpu = CpuSimulator(self.module, mode="fixed" if self.fixed else "float")
+            return self._cpu
+        except (ImportError, SnccError) as e:
+            if backend == "cpu":
+                raise SnccError(f"the CPU backend cannot run this network: {e}") from None
+            return None
+
+    def run(self, x, T: int | None = None, *, batch_size: int = 2000, backend: str = "auto",
+            progress: bool = False, record: bool = False):
+        """Readouts for one sample ([n_outputs]) or a batch ([N, n_outputs]) after T timesteps.
+
+        With `record=True` it returns (readouts, {neuron layer: total spikes}) for firing rates."""
         from sncc.interpreter import interpret
 
-        if T is not None and (not isinstance(T, (int, np.integer)) or T < 1):
+        if T is not None and (not isinstance(T, (int, np.integer)) or isinstance(T, bool) or T < 1):
             raise SnccError(f"T must be an integer >= 1, got {T!r}")
-        if backend != "reference":
-            raise SnccError(f"unknown backend '{backend}'; available: reference")
+        sim = self.simulator(backend)
         xb, single = self._batch(x)
         chunks = range(0, len(xb), batch_size)
         if progress:
             from tqdm import tqdm
 
             chunks = tqdm(chunks, desc=f"simulate T={T or self.T}", unit="batch", leave=False)
-        out = np.concatenate([interpret(self.module, xb[s:s + batch_size], T=T) for s in chunks])
-        return out[0] if single else out
+        outs, spikes = [], {}
+        for s in chunks:
+            xs = xb[s:s + batch_size]
+            if sim is not None:
+                res = sim.run(xs, T=T, record=record)
+                out, counts = res if record else (res, {})
+            else:
+                counts = {}
+
+                def count(op, value, counts=counts):
+                    if op.kind == "if":
+                        counts[op.result.name] = counts.get(op.result.name, 0) + int(value.sum())
+
+                out = interpret(self.module, xs, T=T, observer=count if record else None)
+            outs.append(out)
+            for k, v in counts.items():
+                spikes[k] = spikes.get(k, 0) + int(v)
+        out = np.concatenate(outs)
+        out = out[0] if single else out
+        return (out, spikes) if record else out
 
     def run_over_time(self, x, Ts, *, batch_size: int = 500, progress: bool = False) -> dict[int, np.ndarray]:
         """{T: readouts after T timesteps} for every T in `Ts`, from one simulation of max(Ts) steps."""

@@ -2,6 +2,7 @@
 
     sncc MODEL [--target ir|cpu|artix7] [-o OUT] [--pipeline PIPE] ...   compile a model
     sncc opt IN.sir --pipeline PIPE [-o OUT.sir]                         run passes on IR
+    sncc run MODEL --input X.npy [--labels Y.npy] [--fixed] [--json]     simulate
     sncc passes                                                         list passes and options
 
 Exit codes: 0 success, 1 user error (one message, no traceback; --debug shows it),
@@ -27,6 +28,7 @@ examples:
                                                   watch every pass, weights summarised
   sncc model.onnx --pipeline 'canonicalize,fold-batchnorm,dce' --time-passes
   sncc opt build/mlp.sir --pipeline dce -o build/mlp.dce.sir
+  sncc run snn.sir --input x.npy --labels y.npy   simulate: accuracy, spikes, firing rates
   sncc passes                                     list the passes and their options
 
 pipelines are comma-separated pass names with options in braces:
@@ -67,6 +69,8 @@ def _compile_parser() -> argparse.ArgumentParser:
                    "with --calib: the full conversion canonicalize,fold-batchnorm,dce,calibrate,normalize,convert-to-snn)")
     p.add_argument("-T", type=int, metavar="N", help="timesteps of the spiking network (module attribute T)")
     p.add_argument("--calib", metavar="FILE.npy", help="calibration inputs, shape [N, ...] (for calibrate)")
+    p.add_argument("--weight-bits", type=int, metavar="B",
+                   help="quantize to fixed point with B-bit weights (targets cpu and artix7; artix7 default 8)")
     _common(p)
     return p
 
@@ -81,6 +85,85 @@ def _opt_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib", metavar="FILE.npy", help="calibration inputs, shape [N, ...] (for calibrate)")
     _common(p)
     return p
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="sncc run", description="Simulate a spiking network on inputs: predictions, accuracy, "
+                "spikes per inference and firing rates per layer.",
+                epilog="examples:\n  sncc run snn.sir --input x_test.npy --labels y_test.npy\n"
+                       "  sncc run model.onnx --calib x_train.npy -T 16 --input x.npy --fixed --json",
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", metavar="MODEL", help="a spiking .sir file, or an .onnx model with --calib")
+    p.add_argument("--input", metavar="X.npy", required=True, help="inputs [N, ...] (one sample: [...])")
+    p.add_argument("--labels", metavar="Y.npy", help="integer labels [N]: report accuracy")
+    p.add_argument("-T", type=int, metavar="N", help="timesteps (default: the network's T)")
+    p.add_argument("--calib", metavar="FILE.npy", help="calibration inputs: convert an .onnx model first")
+    p.add_argument("--fixed", action="store_true", help="quantize (8-bit weights) and simulate bit-exact fixed point")
+    p.add_argument("--weight-bits", type=int, metavar="B", help="quantize with B-bit weights (implies --fixed)")
+    p.add_argument("--backend", choices=("auto", "cpu", "reference"), default="auto",
+                   help="cpu = the compiled simulator, reference = the numpy interpreter")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--debug", action="store_true", help="show the Python traceback of errors")
+    return p
+
+
+def _cmd_run(args) -> int:
+    import json
+    import time
+
+    import numpy as np
+
+    from sncc.api import SpikingNetwork, conversion_pipeline
+    from sncc.driver import load_array, load_model
+    from sncc.pass_manager import PassContext, PassManager
+
+    x = load_array(args.input, "input")
+    labels = load_array(args.labels, "labels") if args.labels else None
+    calib = load_array(args.calib, "calibration") if args.calib else None
+    if args.T is not None and args.T < 1:
+        raise SnccError(f"-T must be at least 1, got {args.T}")
+    module = load_model(args.model)
+    ctx = PassContext(calibration_data=calib, T=args.T, progress=not args.json)
+    if not module.is_spiking:
+        if calib is None:
+            raise SnccError(f"'{args.model}' is a float network: give --calib FILE.npy to convert it, "
+                            "or run a spiking .sir file")
+        module = PassManager.parse(conversion_pipeline(T=args.T or 32)).run(module, ctx)
+    if args.fixed or args.weight_bits:
+        from sncc.types import Fixed
+
+        if not any(isinstance(v.type.elem, Fixed) for v in module.inputs):
+            module = PassManager.parse(f"quantize{{weight_bits={args.weight_bits or 8}}}").run(module, ctx)
+    snn = SpikingNetwork(module)
+    T = args.T or snn.T
+    start = time.perf_counter()
+    out, spikes = snn.run(x, T=T, backend=args.backend, record=True, progress=not args.json)
+    seconds = time.perf_counter() - start
+    out = np.atleast_2d(out)
+    pred = out.argmax(axis=1)
+    n = len(pred)
+    result = {"predictions": pred.tolist(), "samples": n, "T": T, "fixed_point": snn.fixed,
+              "spikes_per_inference": sum(spikes.values()) / n,
+              "firing_rates": {k: v / (n * T * size) for k, v in spikes.items()
+                               for size in [int(np.prod(next(op for op in module.ops if op.result.name == k).type.shape))]},
+              "seconds": seconds, "samples_per_second": n / seconds if seconds > 0 else None}
+    if labels is not None:
+        labels = np.asarray(labels).reshape(-1)
+        if len(labels) != n:
+            raise SnccError(f"--labels has {len(labels)} entries for {n} inputs")
+        result["accuracy"] = float((pred == labels).mean())
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    shown = " ".join(map(str, pred[:20])) + (" ..." if n > 20 else "")
+    print(f"predictions ({n}): {shown}")
+    if labels is not None:
+        print(f"accuracy: {100 * result['accuracy']:.2f}% ({int((pred == labels).sum())}/{n})")
+    print(f"T = {T}, {'fixed point' if snn.fixed else 'float32'}, {result['samples_per_second']:.0f} samples/s")
+    print(f"spikes per inference: {result['spikes_per_inference']:.1f}")
+    for k, r in result["firing_rates"].items():
+        print(f"  {k:24} firing rate {100 * r:.2f}% per neuron per step")
+    return 0
 
 
 def _instrumentation(args) -> dict:
@@ -111,7 +194,11 @@ def _cmd_compile(args) -> int:
 
         pipeline = conversion_pipeline(T=args.T or 32)
     else:
-        pipeline = DEFAULT_PIPELINE.get(args.target, "")
+        pipeline = DEFAULT_PIPELINE.get(args.target, DEFAULT_PIPELINE["ir"])
+    if args.weight_bits is not None:
+        pipeline += f",quantize{{weight_bits={args.weight_bits}}}"
+    elif args.target == "artix7" and "quantize" not in pipeline:
+        pipeline += ",quantize{weight_bits=8}"
     module, ctx = compile_model(module, pipeline, target=args.target, T=args.T, calibration_data=calib,
                                 instrumentation=_instrumentation(args))
     _print_reports(ctx)
@@ -162,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "opt":
             return _cmd_opt(_opt_parser().parse_args(argv[1:]))
+        if argv and argv[0] == "run":
+            return _cmd_run(_run_parser().parse_args(argv[1:]))
         if argv and argv[0] == "passes":
             return _cmd_passes(None)
         return _cmd_compile(_compile_parser().parse_args(argv))

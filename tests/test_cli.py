@@ -81,7 +81,8 @@ def test_unsupported_op_exit_code_1_and_no_output(tmp_path, op):
     ([EXAMPLE, "--pipeline", "canonicalize,nope"], "unknown pass 'nope'"),
     ([EXAMPLE, "-T", "0"], "-T must be at least 1"),
     ([EXAMPLE, "--target", "fpga"], "invalid choice: 'fpga'"),
-    ([EXAMPLE, "--target", "cpu"], "target 'cpu' is not implemented yet"),
+    ([EXAMPLE, "--target", "cpu"], "target cpu simulates spiking networks: give --calib"),
+    (["run", EXAMPLE, "--input", "nothere.npy"], "input file 'nothere.npy' does not exist"),
     ([EXAMPLE, "--calib", "nothere.npy"], "calibration file 'nothere.npy' does not exist"),
     ([EXAMPLE, "--print-ir-after", "nope"], "--print-ir-after: unknown pass 'nope'"),
     (["opt", "nothere.sir", "--pipeline", "dce"], "cannot read IR file 'nothere.sir'"),
@@ -108,3 +109,30 @@ def test_bad_calibration_file(tmp_path):
     f.write_bytes(b"garbage")
     r = run(EXAMPLE, "--calib", f)
     assert r.returncode == 1 and "is not a readable .npy array" in r.stderr
+
+
+def test_run_reports_accuracy_spikes_and_firing_rates(tmp_path, mnist):
+    import json
+
+    (x, _), (xt, yt) = mnist
+    np.save(tmp_path / "calib.npy", x[:300])
+    np.save(tmp_path / "x.npy", xt[:300])
+    np.save(tmp_path / "y.npy", yt[:300])
+    snn = tmp_path / "snn.sir"
+    r = run(EXAMPLE, "--target", "cpu", "--calib", tmp_path / "calib.npy", "-T", 8, "-o", snn)
+    assert r.returncode == 0, r.stderr
+    r = run("run", snn, "--input", tmp_path / "x.npy", "--labels", tmp_path / "y.npy", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert set(res) >= {"predictions", "accuracy", "spikes_per_inference", "firing_rates"}
+    assert len(res["predictions"]) == 300 and res["accuracy"] > 0.9
+    assert res["accuracy"] == float((np.array(res["predictions"]) == yt[:300]).mean())
+    assert set(res["firing_rates"]) == {"1.Relu", "3.Relu"} and all(0 < f < 1 for f in res["firing_rates"].values())
+    r = run("run", snn, "--input", tmp_path / "x.npy", "--labels", tmp_path / "y.npy", "--weight-bits", 4, "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["fixed_point"] is True
+    r = run("run", snn, "--input", tmp_path / "x.npy")
+    assert r.returncode == 0 and "spikes per inference" in r.stdout and "firing rate" in r.stdout
+    np.save(tmp_path / "bad.npy", np.zeros((3, 5), np.float32))
+    r = run("run", snn, "--input", tmp_path / "bad.npy")
+    assert r.returncode == 1 and "input of shape [3, 5]" in r.stderr and "Traceback" not in r.stderr
