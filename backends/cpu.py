@@ -33,11 +33,17 @@ held for a chunk of samples as
                            those: computed once per inference, e.g. the first layer's current),
 * DYNAMIC [B, T, ...]      one value per timestep; stateless ops see B*T independent rows,
 
-and each `if`/`readout`/rate-`encode` op runs its own time loop over [B, T, ...]. Every
-element sees exactly the arithmetic of the step-by-step order. Spikes are stored as
-uint8 and consumed as events by `dense` and `conv2d`. The batch is processed in chunks
-sized to keep the intermediate values small (cache); kernels run in parallel (OpenMP)
-over the rows of a chunk.
+and each `if`/`readout`/rate-`encode`/`gated_maxpool2d` op runs its own time loop over
+[B, T, ...]. Every element sees exactly the arithmetic of the step-by-step order. Spikes
+are stored as uint8 and consumed as events by `dense` and `conv2d` (only the inputs that
+fired are visited); time-invariant float inputs of `dense` go through a GEMM.
+
+Parallelism: the batch is cut into chunks sized for the cache (`chunk_bytes`). With
+enough samples the chunks run in a pool of worker threads, each through the whole plan
+with serial kernels (the kernels release the GIL): one synchronisation per chunk instead
+of one per kernel, which also keeps a busy machine from stalling every kernel on a
+descheduled thread. Small batches run chunk after chunk with OpenMP inside each kernel.
+Results do not depend on the split (every row is computed the same way).
 
 Modes: only "float" (IEEE binary32, the reference semantics) exists; a "fixed" mode
 (bit-exact fixed point, spec/ir.md section 6) will be a second lowering next to
@@ -46,13 +52,14 @@ Modes: only "float" (IEEE binary32, the reference semantics) exists; a "fixed" m
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from sncc.errors import SnccError
 from sncc.ir import Module, Operation, Value
-from sncc.ops import OPS
 from sncc.types import Fixed
 
 try:
@@ -69,6 +76,23 @@ _U8, _F32 = np.dtype(np.uint8), np.dtype(np.float32)
 
 #: default size of the intermediate values of one chunk of samples (bytes)
 DEFAULT_CHUNK_BYTES = 8 << 20
+#: fewest samples per chunk when chunks run in parallel
+MIN_CHUNK_SAMPLES = 8
+#: float inputs of dense with fewer non-zeros than this fraction skip zeros instead of a GEMM
+#: (measured break-even about 0.35-0.4 with AVX-512)
+SPARSE_DENSITY = 0.3
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A process-wide pool of `workers` threads (the kernels release the GIL)."""
+    with _POOL_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            pool = _POOLS[workers] = ThreadPoolExecutor(workers, thread_name_prefix="sncc-cpu")
+        return pool
 
 
 # -- values and the executor --------------------------------------------------------
@@ -93,12 +117,15 @@ class _Slot:
 class _Ctx:
     """One chunk of B samples over T steps: the values (env) and the reusable buffers."""
 
-    def __init__(self, nslots: int, B: int, T: int, buffers: dict, counts: dict | None):
+    def __init__(self, nslots: int, B: int, T: int, buffers: dict, counts: dict | None, threads: int = 0):
         self.env: list[Any] = [None] * nslots
         self.B, self.T = B, T
         self.buffers = buffers
         self.counts = counts
+        self.threads = threads  # kernels: 0 = OpenMP inside each kernel, 1 = serial (chunks run in parallel)
         self.inputs: list[np.ndarray] = []
+        self.snapshots = False  # keep every partial sum of the output readouts
+        self.cumulative: dict[int, np.ndarray] = {}  # slot index -> [B, T, ...] partial sums
 
     def lead(self, kind: int) -> tuple:
         return (1,) if kind == CONST else (self.B,) if kind == STATIC else (self.B, self.T)
@@ -148,6 +175,9 @@ class _Step:
         arr = ctx.env[slot.index]
         return arr.reshape((-1,) + tuple(slot.shape if shape is None else shape))
 
+    def prepare(self, T: int) -> None:
+        """Called once per run before the chunks execute (per-T tables)."""
+
     def bytes_per_sample(self, T: int) -> int:
         """Size of this step's output buffer per sample (chunk sizing)."""
         if self.out.kind == CONST:
@@ -183,39 +213,37 @@ class _AliasStep(_Step):
 
 
 class _DenseStep(_Step):
-    """y = W x + b. Spikes (and any time-varying input): event-driven kernel over rows of
-    the transposed weight; a float time-invariant input (e.g. the first layer under
-    constant encoding, computed once per inference): BLAS."""
+    """y = W x + b. Spikes: event-driven kernel over rows of the transposed weight. Floats
+    (e.g. the first layer under constant encoding, computed once per inference): the same
+    kernel skipping zeros if fewer than SPARSE_DENSITY of them are non-zero (MNIST pixels,
+    pooled spikes), else a register-blocked GEMM. (Not numpy's BLAS: its spinning thread
+    pool fights with the threads of the other kernels.)"""
 
     def __init__(self, op, out, x, wt, bias):
         super().__init__(op, out, [x])
-        self.wt, self.bias = wt, bias  # [K, N] contiguous float32; [N] or [0]
+        self.wt, self.bias = wt, bias  # [K, Np] float32 (see _k.dense_weight_layout); [N] or [0]
 
     def run(self, ctx):
         x = self.ins[0]
         xr = self.rows(ctx, x)
         buf = ctx.buffer(self, self.out)
-        yr = buf.reshape(-1, self.wt.shape[1])
-        if x.dtype == _F32 and x.kind != DYNAMIC:
-            np.matmul(xr, self.wt, out=yr)
-            if self.bias.shape[0]:
-                yr += self.bias
-        else:
-            _k.dense(xr, self.wt, self.bias, yr)
+        yr = buf.reshape(-1, self.out.shape[0])
+        sparse = x.dtype != _F32 or np.count_nonzero(xr) < SPARSE_DENSITY * xr.size
+        _k.dense(xr, self.wt, self.bias, yr, sparse, ctx.threads)
         ctx.env[self.out.index] = buf
 
 
 class _Conv2dStep(_Step):
     def __init__(self, op, out, x, wt, bias, attrs):
         super().__init__(op, out, [x])
-        self.wt, self.bias = wt, bias  # [C, kh, kw, O/G]; [O] or [0]
+        self.wt, self.bias = wt, bias  # see _k.conv_weight_layout; [O] or [0]
         (self.sh, self.sw), (self.pt, self.pl, _, _) = attrs["strides"], attrs["pads"]
-        (self.dh, self.dw), self.groups = attrs["dilations"], attrs["groups"]
+        self.dh, self.dw = attrs["dilations"]
 
     def run(self, ctx):
         buf = ctx.buffer(self, self.out)
         _k.conv2d(self.rows(ctx, self.ins[0]), self.wt, self.bias, buf.reshape((-1,) + self.out.shape),
-                  self.sh, self.sw, self.pt, self.pl, self.dh, self.dw, self.groups)
+                  self.sh, self.sw, self.pt, self.pl, self.dh, self.dw, ctx.threads)
         ctx.env[self.out.index] = buf
 
 
@@ -228,7 +256,7 @@ class _AvgPoolStep(_Step):
         a = self.a
         buf = ctx.buffer(self, self.out)
         _k.avgpool2d(self.rows(ctx, self.ins[0]), buf.reshape((-1,) + self.out.shape), *a["kernel"], *a["strides"],
-                     a["pads"][0], a["pads"][1], a["count_include_pad"])
+                     a["pads"][0], a["pads"][1], a["count_include_pad"], ctx.threads)
         ctx.env[self.out.index] = buf
 
 
@@ -244,7 +272,7 @@ class _MaxPoolStep(_Step):
             x = x.astype(self.out.dtype)
         buf = ctx.buffer(self, self.out)
         _k.maxpool2d(x, buf.reshape((-1,) + self.out.shape), *a["kernel"], *a["strides"],
-                     a["pads"][0], a["pads"][1], *a["dilations"])
+                     a["pads"][0], a["pads"][1], *a["dilations"], ctx.threads)
         ctx.env[self.out.index] = buf
 
 
@@ -252,7 +280,8 @@ class _GlobalAvgPoolStep(_Step):
     def run(self, ctx):
         x = self.ins[0]
         buf = ctx.buffer(self, self.out)
-        _k.global_avgpool(self.rows(ctx, x, (x.shape[0], x.shape[1] * x.shape[2])), buf.reshape(-1, x.shape[0]))
+        _k.global_avgpool(self.rows(ctx, x, (x.shape[0], x.shape[1] * x.shape[2])), buf.reshape(-1, x.shape[0]),
+                          ctx.threads)
         ctx.env[self.out.index] = buf
 
 
@@ -294,7 +323,7 @@ class _BinaryStep(_Step):
             sa, sb = [0] * pad + sa, [0] * pad + sb
             av = np.lib.stride_tricks.as_strided(a, shape, [s * a.itemsize for s in sa], writeable=False)
             bv = np.lib.stride_tricks.as_strided(b, shape, [s * b.itemsize for s in sb], writeable=False)
-            _k.binary(av, bv, buf.reshape(shape), self.multiply)
+            _k.binary(av, bv, buf.reshape(shape), self.multiply, ctx.threads)
         else:  # more than 4 irreducible axes: numpy's own broadcasting loop
             (np.multiply if self.multiply else np.add)(a, b, out=buf, dtype=np.float32)
         ctx.env[self.out.index] = buf
@@ -333,19 +362,22 @@ class _EncodeRateStep(_Step):
         self.seed = seed
         self._table: dict[int, np.ndarray] = {}
 
-    def table(self, T: int) -> np.ndarray:
-        u = self._table.get(T)
-        if u is None:
+    def prepare(self, T: int) -> None:
+        if T not in self._table:
+            if len(self._table) > 8:
+                self._table.clear()
             n = self.out.size
-            u = self._table[T] = _k.xorshift_u24(self.seed, T * n).reshape(T, n)
-        return u
+            self._table[T] = _k.xorshift_u24(self.seed, T * n).reshape(T, n)
+
+    def table(self, T: int) -> np.ndarray:
+        return self._table[T]
 
     def run(self, ctx):
         x = ctx.steps_view(self.ins[0])
         if x.dtype != _F32:
             x = x.astype(np.float32)
         buf = ctx.buffer(self, self.out)
-        _k.encode_rate(x, self.table(ctx.T), buf.reshape(ctx.B, ctx.T, -1))
+        _k.encode_rate(x, self.table(ctx.T), buf.reshape(ctx.B, ctx.T, -1), ctx.threads)
         ctx.env[self.out.index] = buf
 
 
@@ -359,7 +391,7 @@ class _IfStep(_Step):
         buf = ctx.buffer(self, self.out)
         counts = ctx.buffer((self, "counts"), self.out, np.dtype(np.int64), shape=(), lead=(ctx.B,))
         _k.if_neuron(ctx.steps_view(self.ins[0]), self.threshold, self.v0, buf.reshape(ctx.B, ctx.T, -1),
-                     counts, self.reset_zero)
+                     counts, self.reset_zero, ctx.threads)
         if ctx.counts is not None:
             ctx.counts[self.record_name] += int(counts.sum())
         ctx.env[self.out.index] = buf
@@ -377,7 +409,7 @@ class _GatedMaxPoolStep(_Step):
         xv = ctx.steps_view(x).reshape((ctx.B, -1) + x.shape)
         buf = ctx.buffer(self, self.out)
         _k.gated_maxpool2d(xv, buf.reshape((ctx.B, ctx.T) + self.out.shape), *a["kernel"], *a["strides"],
-                           a["pads"][0], a["pads"][1], *a["dilations"])
+                           a["pads"][0], a["pads"][1], *a["dilations"], ctx.threads)
         ctx.env[self.out.index] = buf
 
 
@@ -386,9 +418,16 @@ class _ReadoutStep(_Step):
     sees the partial sums); otherwise only the final sum is computed (out is STATIC)."""
 
     def run(self, ctx):
+        if self.out.kind == STATIC and ctx.snapshots:  # an output: keep the partial sums for the snapshots
+            cum = ctx.buffer((self, "all"), self.out, lead=(ctx.B, ctx.T))
+            _k.readout_sum(ctx.steps_view(self.ins[0]), cum.reshape(ctx.B, ctx.T, -1), ctx.T, True, ctx.threads)
+            ctx.cumulative[self.out.index] = cum
+            ctx.env[self.out.index] = cum[:, ctx.T - 1]
+            return
         buf = ctx.buffer(self, self.out)
         keep_all = self.out.kind == DYNAMIC
-        _k.readout_sum(ctx.steps_view(self.ins[0]), buf.reshape(ctx.B, ctx.T if keep_all else 1, -1), ctx.T, keep_all)
+        _k.readout_sum(ctx.steps_view(self.ins[0]), buf.reshape(ctx.B, ctx.T if keep_all else 1, -1), ctx.T, keep_all,
+                       ctx.threads)
         ctx.env[self.out.index] = buf
 
 
@@ -439,9 +478,7 @@ class _FloatLowering:
         self.names = printed_names(module)
         self.if_neurons: dict[str, int] = {}
         self.input_slots: list[_Slot] = []
-        outputs = {id(v) for v in module.outputs}
         self.has_users = {id(v) for op in module.ops for v in op.operands}
-        self.is_output = outputs
 
     # helpers
     def slot(self, v: Value) -> _Slot:
@@ -472,19 +509,22 @@ class _FloatLowering:
             self.steps.append(step)
 
     # the walk
+    @staticmethod
+    def check_float(m: Module) -> None:
+        for op in m.ops:
+            if isinstance(op.type.elem, Fixed):
+                raise SnccError(f"the CPU simulator's float mode cannot run fixed-point IR ({op.describe()} "
+                                f"has type {op.type}); the fixed-point mode is not implemented yet")
+
     def lower(self) -> "_Program":
         m = self.m
-        for op in m.ops:
-            for t in [op.type] + [v.type for v in op.operands]:
-                if isinstance(t.elem, Fixed):
-                    raise SnccError(f"the CPU simulator's float mode cannot run fixed-point IR ({op.describe()} "
-                                    f"has type {t}); the fixed-point mode is not implemented yet")
         for op in m.ops:
             self.lower_op(op)
         inputs = m.inputs
         self.input_slots = [self.slot(v) for v in inputs]
         return _Program(m, self.steps, list(self.slots.values()), self.input_slots, [self.slot(v) for v in m.outputs],
-                        [v.type.shape for v in inputs], [v.name for v in inputs], self.if_neurons, m.is_spiking)
+                        [v.type.shape for v in inputs], [self.names[id(v)] for v in inputs], self.if_neurons,
+                        m.is_spiking)
 
     def lower_op(self, op: Operation) -> None:
         k, a = op.kind, op.attrs
@@ -499,17 +539,13 @@ class _FloatLowering:
             out.value = np.ascontiguousarray(np.asarray(a["value"], dtype=np.float32)).reshape((1,) + op.type.shape)
         elif k in ("dense", "matmul"):
             w = self.const_array(op, op.operands[1], "weight")
-            wt = np.ascontiguousarray(w.T if k == "dense" else w)
+            wt = _k.dense_weight_layout(w if k == "dense" else w.T)  # [K, N rounded up to 16]
             bias = self.const_array(op, op.operands[2], "bias") if len(op.operands) > 2 else np.zeros(0, np.float32)
             self.add_step(_DenseStep(op, self.new_slot(op, x.kind, _F32), x, wt,
                                      np.ascontiguousarray(bias)))
         elif k == "conv2d":
             w = self.const_array(op, op.operands[1], "weight")
-            O, Cg, kh, kw = w.shape
-            G = a["groups"]
-            C, Og = Cg * G, O // G
-            # wt[c, p, q, o'] = w[g*Og + o', c - g*Cg, p, q], g = c // Cg
-            wt = np.ascontiguousarray(w.reshape(G, Og, Cg, kh, kw).transpose(0, 2, 3, 4, 1).reshape(C, kh, kw, Og))
+            wt = _k.conv_weight_layout(w, a["groups"])  # [G, kh, kw, C/G, O/G padded to 16]
             bias = self.const_array(op, op.operands[2], "bias") if len(op.operands) > 2 else np.zeros(0, np.float32)
             self.add_step(_Conv2dStep(op, self.new_slot(op, x.kind, _F32), x, wt, np.ascontiguousarray(bias), a))
         elif k == "avgpool2d":
@@ -567,9 +603,11 @@ class _FloatLowering:
         if k == "qcfs":
             lam, L = a["threshold"], a["levels"]
             up, down = f(L / lam), f(lam / L)
-            return lambda x, lead: down * np.clip(np.floor(x.astype(np.float32, copy=False) * up + f(0.5)), 0, L).astype(np.float32)
+            return lambda x, lead: down * np.clip(np.floor(x.astype(np.float32, copy=False) * up + f(0.5)), 0,
+                                                  L).astype(np.float32)
         if k == "batchnorm":
-            scale, bias, mean, var = (self.const_array(op, v, n) for v, n in zip(op.operands[1:], ("scale", "bias", "mean", "var")))
+            scale, bias, mean, var = (self.const_array(op, v, n)
+                                      for v, n in zip(op.operands[1:], ("scale", "bias", "mean", "var")))
             fac = (scale / np.sqrt(var + f(a["epsilon"]))).astype(np.float32)
             return lambda x, lead: ((x.astype(np.float32, copy=False) - _channel_axis(lead, rank)(mean))
                                     * _channel_axis(lead, rank)(fac) + _channel_axis(lead, rank)(bias))
@@ -609,17 +647,23 @@ class _Program:
 class CpuSimulator:
     """A compiled simulator of one IR module.
 
-    `CpuSimulator(module, mode="float", chunk_bytes=...)` lowers `module` (verified first);
-    `run(*inputs, T=None, record=False)` runs a batch (leading axis) and returns the
-    module's output(s) as float32 like `sncc.interpret`; with `record=True` it returns
-    `(outputs, spikes)` where `spikes` maps each `if` op (by its printed name) to its total
-    number of spikes over the batch and all T steps (`neurons` maps it to its number of
-    neurons per sample: firing rate = spikes / (batch * T * neurons)).
+    `CpuSimulator(module, mode="float", chunk_bytes=..., threads=None)` lowers `module`
+    (verified first); `run(*inputs, T=None, record=False, snapshots=None)` runs a batch
+    (leading axis) and returns the module's output(s) as float32 like `sncc.interpret`;
+    with `record=True` it returns `(outputs, spikes)` where `spikes` maps each `if` op (by
+    its printed name) to its total number of spikes over the batch and all T steps
+    (`neurons` maps it to its number of neurons per sample: firing rate = spikes /
+    (batch * T * neurons)); `snapshots=[t, ...]` gives {t: outputs after t steps} from one
+    run. `describe()` lists the plan. Invalid inputs raise SnccError.
 
-    Not thread-safe: a simulator reuses its buffers between runs (use one per thread).
+    `threads`: worker threads (default: all cores, or OMP_NUM_THREADS). Large batches are
+    split into chunks of samples that run in parallel; small ones run chunk after chunk
+    with the kernels parallel inside. Buffers are per thread, so one simulator may be
+    used from several threads.
     """
 
-    def __init__(self, module: Module, mode: str = "float", chunk_bytes: int = DEFAULT_CHUNK_BYTES):
+    def __init__(self, module: Module, mode: str = "float", chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+                 threads: int | None = None):
         if _k is None:  # pragma: no cover
             raise SnccError(f"the CPU backend's compiled kernels are missing ({_IMPORT_ERROR}); "
                             f"reinstall sncc (pip install -e .) to build them")
@@ -629,11 +673,15 @@ class CpuSimulator:
             raise SnccError(f"unknown CPU simulator mode {mode!r}; expected 'float'")
         if not isinstance(module, Module):
             raise SnccError(f"CpuSimulator needs an sncc.ir.Module, got {type(module).__name__}")
+        _FloatLowering.check_float(module)
         module.verify()
         self.mode = mode
         self.chunk_bytes = int(chunk_bytes)
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise SnccError(f"threads must be a positive integer or None (all cores), got {threads!r}")
+        self.threads = threads or 0
         self.program = _FloatLowering(module).lower()
-        self._buffers: dict = {}
+        self._tls = threading.local()  # per-thread buffers, reused across chunks and runs
 
     @property
     def neurons(self) -> dict[str, int]:
@@ -672,17 +720,63 @@ class CpuSimulator:
             raise SnccError(f"inputs have different batch sizes {sorted(batches)}")
         return out
 
-    def _chunk(self, B: int, T: int) -> int:
+    def _plan_chunks(self, B: int, T: int) -> tuple[list[tuple[int, int]], int]:
+        """Split the batch: chunks small enough for the cache (chunk_bytes), and when there
+        are enough samples at least 2 per worker thread, which then run whole chunks with
+        serial kernels (one thread per chunk: no barrier per kernel, robust on a busy
+        machine). Few samples: one chunk after the other, OpenMP inside each kernel."""
         per = sum(s.bytes_per_sample(T) for s in self.program.steps) or 1
         bc = max(1, min(B, self.chunk_bytes // per))
-        nth = _k.max_threads()
-        if bc < B and bc > nth:  # whole numbers of rows per thread
-            bc -= bc % nth
-        return bc
+        workers = self.threads or _k.max_threads()
+        if workers > 1 and B >= 2 * workers * MIN_CHUNK_SAMPLES:
+            bc = min(bc, -(-B // (2 * workers)))
+            bc = max(bc, MIN_CHUNK_SAMPLES)
+        else:
+            workers = 1
+        return [(b0, min(B, b0 + bc)) for b0 in range(0, B, bc)], workers
 
-    def run(self, *inputs: np.ndarray, T: int | None = None, record: bool = False):
+    def _run_chunk(self, xs, b0, b1, T, outs, record, threads):
+        """Run samples b0:b1; outs maps t -> output arrays to fill (rows b0:b1) after step t."""
+        p = self.program
+        buffers = getattr(self._tls, "buffers", None)
+        if buffers is None or len(buffers) > 256:
+            buffers = self._tls.buffers = {}
+        counts = {name: 0 for name in p.if_neurons} if record else None
+        ctx = _Ctx(len(p.slots), b1 - b0, T, buffers, counts, threads)
+        ctx.inputs = [x[b0:b1] for x in xs]
+        ctx.snapshots = len(outs) > 1 or T not in outs
+        for s in p.slots:
+            if s.kind == CONST:
+                ctx.env[s.index] = s.value
+        for step in p.steps:
+            step.run(ctx)
+        for t, arrays in outs.items():
+            for o, s in zip(arrays, p.output_slots):
+                v = ctx.env[s.index]
+                if s.kind == DYNAMIC:
+                    v = v[:, t - 1]
+                elif s.index in ctx.cumulative:
+                    v = ctx.cumulative[s.index][:, t - 1]
+                o[b0:b1] = v
+        return counts
+
+    def run(self, *inputs: np.ndarray, T: int | None = None, record: bool = False,
+            snapshots: list[int] | None = None):
+        """The module's output(s) for a batch of inputs, after T timesteps (default: the
+        module's T): one array, or a tuple for several outputs. `record=True`: returns
+        (outputs, {if op name: total spikes}). `snapshots=[t1, t2, ...]` (spiking modules):
+        returns {t: outputs after t steps} from one run of max(snapshots) steps, as
+        `sncc.interpret(..., snapshots=...)` does."""
         p = self.program
         xs = self._check_inputs(inputs)
+        if snapshots is not None:
+            if not p.spiking:
+                raise SnccError("snapshots are for spiking modules")
+            snaps = list(snapshots)
+            if not snaps or any(isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 1 for t in snaps):
+                raise SnccError(f"snapshots must be a non-empty list of timesteps >= 1, got {snapshots!r}")
+            snaps = sorted({int(t) for t in snaps})
+            T = snaps[-1]
         if p.spiking:
             T = p.T if T is None else T
             if isinstance(T, bool) or not isinstance(T, (int, np.integer)) or T < 1:
@@ -691,26 +785,22 @@ class CpuSimulator:
         else:
             T = 1
         B = xs[0].shape[0] if xs else 1
-        outs = [np.empty((B,) + s.shape, np.float32) for s in p.output_slots]
-        counts = {name: 0 for name in p.if_neurons} if record else None
-        bc = self._chunk(B, T) if B else 1
-        if len(self._buffers) > 64:
-            self._buffers.clear()
-        for b0 in range(0, B, bc):
-            b1 = min(B, b0 + bc)
-            ctx = _Ctx(len(p.slots), b1 - b0, T, self._buffers, counts)
-            ctx.inputs = [x[b0:b1] for x in xs]
-            for s in p.slots:
-                if s.kind == CONST:
-                    ctx.env[s.index] = s.value
-            for step in p.steps:
-                step.run(ctx)
-            for o, s in zip(outs, p.output_slots):
-                v = ctx.env[s.index]
-                if s.kind == DYNAMIC:
-                    v = v[:, T - 1]
-                o[b0:b1] = v
-        result = outs[0] if len(outs) == 1 else tuple(outs)
+        times = snaps if snapshots is not None else [T]
+        outs = {t: [np.empty((B,) + s.shape, np.float32) for s in p.output_slots] for t in times}
+        for step in p.steps:
+            step.prepare(T)
+        chunks, workers = self._plan_chunks(B, T) if B else ([], 1)
+        if workers > 1:
+            pool = _pool(workers)
+            futures = [pool.submit(self._run_chunk, xs, b0, b1, T, outs, record, 1) for b0, b1 in chunks]
+            parts = [f.result() for f in futures]
+        else:
+            parts = [self._run_chunk(xs, b0, b1, T, outs, record, self.threads) for b0, b1 in chunks]
+        counts = None
+        if record:
+            counts = {name: sum(c[name] for c in parts) for name in p.if_neurons}
+        results = {t: (o[0] if len(o) == 1 else tuple(o)) for t, o in outs.items()}
+        result = results if snapshots is not None else results[T]
         return (result, counts) if record else result
 
     __call__ = run

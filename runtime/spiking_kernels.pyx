@@ -4,25 +4,73 @@
 Every kernel works on a batch of *rows*: one row is one sample at one timestep (the
 simulator flattens [batch, T, ...] into rows), so the time loop of a feed-forward
 spiking network becomes a batch dimension of the stateless ops. The stateful ops
-(`if`, `readout`, rate `encode`) take [batch, T, S] (or [batch, 1, S] for an input that
-is the same at every step) and run their time loop inside.
+(`if`, `readout`, rate `encode`, `gated_maxpool2d`) take [batch, T, ...] (or
+[batch, 1, ...] for an input that is the same at every step) and run their time loop
+inside.
 
 Inputs are float32 or uint8 (spikes, 0/1): the fused type `in_t`. Spike inputs of the
-linear ops are exploited as events: only the inputs that are non-zero are visited (dense:
-rows of the transposed weight [K, N] are accumulated; conv2d: each non-zero input pixel
-scatters its kernel into a channels-last accumulator).
+linear ops are used as events: only the inputs that are non-zero are visited (dense:
+rows of the transposed weight [K, N] are accumulated; conv2d: every output pixel adds
+the weight rows of the active input channels under its window).
+
+The hot loops (dense, conv2d, pooling, if, rate encoding, gated max pooling) are in
+spiking_simd.h: C with 64-byte vectors, compiled for AVX-512, AVX2 and the baseline and
+dispatched at run time (setup.py compiles for the baseline ISA only).
 
 Shapes are checked here (ValueError on a mismatch) before any loop runs: the loops never
-read or write out of bounds. Parallelism is over rows (OpenMP `prange`), without the GIL.
-The semantics are those of spec/ir.md (sections 4 and 5); summation order may differ
-from the reference interpreter (rounding only).
+read or write out of bounds. Parallelism is over rows (OpenMP `prange`), without the GIL;
+every kernel's last argument `threads` is 0 (automatic: serial for small work), 1
+(serial: the caller runs chunks in parallel threads itself) or a maximum. The semantics
+are those of spec/ir.md (sections 4 and 5); summation order may differ from the
+reference interpreter (rounding only).
 """
 from cython.parallel cimport prange, threadid
 from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t
-from libc.math cimport INFINITY
 cimport openmp
 
 import numpy as np
+
+cdef extern from "spiking_simd_vec.h":
+    pass    # included by spiking_simd.h; declared here so that builds depend on it
+
+cdef extern from "spiking_simd.h" nogil:
+    void snn_dense_u8(const uint8_t* x, int64_t M, int64_t K, const float* wt, int64_t N, int64_t ldw,
+                      const float* bias, float* out, int32_t* idx)
+    void snn_dense_f32_sparse(const float* x, int64_t M, int64_t K, const float* wt, int64_t N, int64_t ldw,
+                              const float* bias, float* out, int32_t* idx, float* val)
+    void snn_gemm(const float* x, int64_t M, int64_t K, const float* wt, int64_t N, int64_t ldw, const float* bias,
+                  float* out)
+    int64_t snn_if_f32(const float* x, int64_t xstep, int64_t T, int64_t S, const float* th, float* v,
+                       uint8_t* out, int reset_zero)
+    int64_t snn_if_u8(const uint8_t* x, int64_t xstep, int64_t T, int64_t S, const float* th, float* v,
+                      uint8_t* out, int reset_zero)
+    void snn_encode_rate(const float* x, int64_t xstep, int64_t T, int64_t n, const uint32_t* u, uint32_t* thr,
+                         uint8_t* out)
+    void snn_conv_u8(const uint8_t* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
+                     int64_t kw, int64_t Og, int64_t Ogp, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh,
+                     int64_t dw, int64_t Ho, int64_t Wo, const float* bias, float* out, int32_t* lists,
+                     float* vals, int32_t* off, int32_t* comb, float* cval, float* tmp)
+    void snn_conv_f32(const float* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
+                      int64_t kw, int64_t Og, int64_t Ogp, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh,
+                      int64_t dw, int64_t Ho, int64_t Wo, const float* bias, float* out, int32_t* lists,
+                      float* vals, int32_t* off, int32_t* comb, float* cval, float* tmp)
+
+    int snn_isa()
+    int snn_set_isa(int level)
+    void snn_avgpool_u8(const uint8_t* x, int64_t C, int64_t H, int64_t W, float* out, int64_t Ho, int64_t Wo,
+                        int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cip)
+    void snn_avgpool_f32(const float* x, int64_t C, int64_t H, int64_t W, float* out, int64_t Ho, int64_t Wo,
+                         int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cip)
+    void snn_maxpool_u8(const uint8_t* x, int64_t C, int64_t H, int64_t W, uint8_t* out, int64_t Ho, int64_t Wo,
+                        int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh, int64_t dw)
+    void snn_maxpool_f32(const float* x, int64_t C, int64_t H, int64_t W, float* out, int64_t Ho, int64_t Wo,
+                         int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh, int64_t dw)
+    void snn_gated_u8(const uint8_t* x, int64_t xstep, int64_t T, int64_t C, int64_t H, int64_t W, uint8_t* out,
+                      int64_t Ho, int64_t Wo, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+                      int64_t dh, int64_t dw, float* acc, float* best)
+    void snn_gated_f32(const float* x, int64_t xstep, int64_t T, int64_t C, int64_t H, int64_t W, float* out,
+                       int64_t Ho, int64_t Wo, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+                       int64_t dh, int64_t dw, float* acc, float* best)
 
 ctypedef fused in_t:
     uint8_t
@@ -37,7 +85,8 @@ ctypedef fused b_t:
     float
 
 cdef enum:
-    TILE = 32
+    DENSE_ROWS = 16     # rows per parallel work item (event-driven dense)
+    GEMM_ROWS = 64      # rows per parallel work item (GEMM: the weight panel is reused by these rows)
 
 
 def max_threads():
@@ -45,8 +94,35 @@ def max_threads():
     return openmp.omp_get_max_threads()
 
 
+def isa_level():
+    """The instruction set of the dense/GEMM/conv kernels: 2 AVX-512, 1 AVX2+FMA, 0 baseline."""
+    return snn_isa()
+
+
+def set_isa_level(int level):
+    """Use at most `level` (see isa_level; for tests); returns the level now in effect."""
+    return snn_set_isa(level)
+
+
 def set_num_threads(int n):
+    """Set the number of OpenMP threads (process-wide, like OMP_NUM_THREADS)."""
     openmp.omp_set_num_threads(n)
+
+
+cdef inline int _nthreads(Py_ssize_t items, double work, int threads) noexcept nogil:
+    """Threads for a parallel loop over `items` with ~`work` elementary operations.
+    `threads` (every kernel's last argument): 1 = serial (the caller parallelizes over
+    chunks of samples itself), n > 1 = at most n, 0 = automatic: one for small work (a
+    parallel region costs microseconds, much more on an oversubscribed machine), else up
+    to the OpenMP maximum."""
+    cdef int n = openmp.omp_get_max_threads()
+    if threads == 1 or items < 2:
+        return 1
+    if threads > 1:
+        n = threads if threads < n else n
+    elif work < 65536.0:
+        return 1
+    return <int>items if items < n else n
 
 
 cdef inline void _check(bint ok, str what) except *:
@@ -56,210 +132,141 @@ cdef inline void _check(bint ok, str what) except *:
 
 # ----------------------------------------------------------------------------- dense
 
-cdef inline void _accumulate_rows(float* o, const float* wt, Py_ssize_t N, const int32_t* idx,
-                                  const float* val, Py_ssize_t cnt) noexcept nogil:
-    """o[n] = sum_j val[j] * wt[idx[j], n] (val NULL: all ones). TILE outputs at a time
-    stay in a local accumulator (registers) while the selected weight rows stream by."""
-    cdef float acc[TILE]
-    cdef Py_ssize_t n0 = 0, n, j, rem
-    cdef const float* w
-    cdef float v
-    while n0 + TILE <= N:
-        for n in range(TILE):
-            acc[n] = 0
-        if val == NULL:
-            for j in range(cnt):
-                w = wt + idx[j] * N + n0
-                for n in range(TILE):
-                    acc[n] += w[n]
-        else:
-            for j in range(cnt):
-                w = wt + idx[j] * N + n0
-                v = val[j]
-                for n in range(TILE):
-                    acc[n] += v * w[n]
-        for n in range(TILE):
-            o[n0 + n] = acc[n]
-        n0 += TILE
-    rem = N - n0
-    if rem > 0:
-        for n in range(rem):
-            acc[n] = 0
-        for j in range(cnt):
-            w = wt + idx[j] * N + n0
-            v = 1 if val == NULL else val[j]
-            for n in range(rem):
-                acc[n] += v * w[n]
-        for n in range(rem):
-            o[n0 + n] = acc[n]
+def dense(const in_t[:, ::1] x, const float[:, ::1] wt, const float[::1] bias, float[:, ::1] out,
+          bint sparse=True, int threads=0):
+    """out[m, n] = sum_k x[m, k] * wt[k, n] (+ bias[n]); wt is the transposed weight [K, N],
+    or [K, Np] with Np >= N a multiple of 16 and zero padding (dense_weight_layout: the
+    last outputs then use vectors too); `bias` may have length 0 (no bias).
 
-
-def dense(const in_t[:, ::1] x, const float[:, ::1] wt, const float[::1] bias, float[:, ::1] out):
-    """out[m, n] = sum_k x[m, k] * wt[k, n] (+ bias[n]); wt is the transposed weight [K, N].
-
-    Zero inputs are skipped (spikes: the weight rows of the inputs that fired are added).
-    `bias` may have length 0 (no bias)."""
-    cdef Py_ssize_t M = x.shape[0], K = x.shape[1], N = wt.shape[1]
+    Spikes: event driven, the weight rows of the inputs that fired are added. Floats:
+    zero inputs skipped (sparse=True) or a register-blocked GEMM (sparse=False, dense data)."""
+    cdef Py_ssize_t M = x.shape[0], K = x.shape[1], N = out.shape[1], ldw = wt.shape[1]
     _check(wt.shape[0] == K, "dense: weight rows != input features")
-    _check(out.shape[0] == M and out.shape[1] == N, "dense: output shape")
+    _check(out.shape[0] == M and (ldw == N or (ldw % 16 == 0 and N <= ldw < N + 16)), "dense: output shape")
     _check(bias.shape[0] == 0 or bias.shape[0] == N, "dense: bias shape")
+    _check(K >= 1, "dense: no input features")
     if M == 0 or N == 0:
         return
-    cdef bint has_bias = bias.shape[0] == N
-    cdef int nth = openmp.omp_get_max_threads()
-    cdef int32_t[:, ::1] idx = np.empty((nth, max(K, 1)), dtype=np.int32)
-    cdef float[:, ::1] vals = np.empty((nth, max(K, 1)), dtype=np.float32)
-    cdef Py_ssize_t m, k, n, cnt
+    cdef const float* bp = &bias[0] if bias.shape[0] == N else NULL
+    cdef int nth = 1 if threads == 1 else openmp.omp_get_max_threads()   # rows of per-thread scratch
+    cdef int32_t[:, ::1] idx = np.empty((nth, K + 16), dtype=np.int32)   # + 16: vector compaction slack
+    cdef float[:, ::1] vals = np.empty((nth, K + 16), dtype=np.float32)
+    cdef bint sparse_data = in_t is uint8_t or sparse
+    cdef Py_ssize_t rows = DENSE_ROWS if sparse_data else GEMM_ROWS
+    cdef Py_ssize_t nblk = (M + rows - 1) // rows
+    cdef Py_ssize_t blk, r0, r1
     cdef int tid
-    cdef int32_t* ip
-    cdef float* vp
-    cdef float* o
-    cdef const in_t* xr
+    cdef int nt = _nthreads(nblk, <double>M * (K + N) * (K if not sparse_data else 8), threads)
     with nogil:
-        for m in prange(M, schedule="static"):
+        for blk in prange(nblk, schedule="static", num_threads=nt):
             tid = threadid()
-            ip = &idx[tid, 0]
-            vp = &vals[tid, 0]
-            xr = &x[m, 0]
-            cnt = 0
-            for k in range(K):              # branch-free compaction of the non-zero inputs
-                ip[cnt] = <int32_t>k
-                vp[cnt] = <float>xr[k]
-                cnt = cnt + (xr[k] != 0)
-            o = &out[m, 0]
+            r0 = blk * rows
+            r1 = min(M, r0 + rows)
             if in_t is uint8_t:
-                _accumulate_rows(o, &wt[0, 0], N, ip, NULL, cnt)
+                snn_dense_u8(&x[r0, 0], r1 - r0, K, &wt[0, 0], N, ldw, bp, &out[r0, 0], &idx[tid, 0])
             else:
-                _accumulate_rows(o, &wt[0, 0], N, ip, vp, cnt)
-            if has_bias:
-                for n in range(N):
-                    o[n] = o[n] + bias[n]
+                if sparse:
+                    snn_dense_f32_sparse(&x[r0, 0], r1 - r0, K, &wt[0, 0], N, ldw, bp, &out[r0, 0], &idx[tid, 0],
+                                         &vals[tid, 0])
+                else:
+                    snn_gemm(&x[r0, 0], r1 - r0, K, &wt[0, 0], N, ldw, bp, &out[r0, 0])
 
 
 # ----------------------------------------------------------------------------- conv2d
 
-def conv2d(const in_t[:, :, :, ::1] x, const float[:, :, :, ::1] wt, const float[::1] bias,
-           float[:, :, :, ::1] out, int sh, int sw, int pt, int pl, int dh, int dw, int groups):
-    """ONNX Conv on rows [M, C, H, W] -> [M, O, Ho, Wo]; wt is [C, kh, kw, O/groups]
-    (wt[c, p, q, o'] = weight[g*Og + o', c - g*Cg, p, q] with g = c // Cg).
+def conv2d(const in_t[:, :, :, ::1] x, const float[:, :, :, :, ::1] wt, const float[::1] bias,
+           float[:, :, :, ::1] out, int sh, int sw, int pt, int pl, int dh, int dw, int threads=0):
+    """ONNX Conv on rows [M, C, H, W] -> [M, O, Ho, Wo]. wt is [G, kh, kw, C/G, Ogp]:
+    wt[g, p, q, c, o'] = weight[g*Og + o', c, p, q] (Og = O/G), zero-padded to Ogp, a
+    multiple of 16 (see conv_weight_layout).
 
-    Event driven: every non-zero input pixel adds value * kernel to the outputs it reaches,
-    in a channels-last accumulator [Ho, Wo, O] (contiguous over the output channels of the
-    group), which is then transposed into out (+ bias)."""
+    Event driven: per row, the non-zero input channels of every pixel are listed once;
+    every output pixel then adds up the weight rows of the active inputs under its window
+    (spikes: additions only). Inputs outside [C, H, W] are never read and outputs outside
+    [O, Ho, Wo] never written, whatever Ho and Wo are."""
     cdef Py_ssize_t M = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t kh = wt.shape[1], kw = wt.shape[2], Og = wt.shape[3]
+    cdef Py_ssize_t G = wt.shape[0], kh = wt.shape[1], kw = wt.shape[2], Cg = wt.shape[3], Ogp = wt.shape[4]
     cdef Py_ssize_t O = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
-    _check(groups >= 1 and sh >= 1 and sw >= 1 and dh >= 1 and dw >= 1 and pt >= 0 and pl >= 0, "conv2d: attributes")
-    _check(wt.shape[0] == C and C % groups == 0 and Og * groups == O, "conv2d: weight shape")
+    _check(sh >= 1 and sw >= 1 and dh >= 1 and dw >= 1 and pt >= 0 and pl >= 0, "conv2d: attributes")
+    _check(G >= 1 and Cg * G == C and O % G == 0, "conv2d: weight shape vs input/output channels")
+    cdef Py_ssize_t Og = O // G if G >= 1 else 0
+    _check(Ogp % 16 == 0 and Og <= Ogp < Og + 16, "conv2d: weight padding")
     _check(out.shape[0] == M, "conv2d: output rows")
     _check(bias.shape[0] == 0 or bias.shape[0] == O, "conv2d: bias shape")
-    if M == 0 or O == 0:
+    if M == 0 or O == 0 or Ho == 0 or Wo == 0 or C == 0 or H == 0 or W == 0:
         return
-    cdef Py_ssize_t Cg = C // groups
-    cdef bint has_bias = bias.shape[0] == O
-    cdef int nth = openmp.omp_get_max_threads()
-    cdef float[:, ::1] accbuf = np.empty((nth, Ho * Wo * O), dtype=np.float32)
-    cdef Py_ssize_t m, c, h, w_, p, q, ih, iw, i, j, oo, obase, s, o
+    cdef const float* bp = &bias[0] if bias.shape[0] == O else NULL
+    cdef int nth = 1 if threads == 1 else openmp.omp_get_max_threads()   # rows of per-thread scratch
+    cdef int32_t[:, ::1] lists = np.empty((nth, C * H * W + C + 16), dtype=np.int32)
+    cdef float[:, ::1] vals = np.empty((nth, C * H * W + C + 16 if in_t is float else 1), dtype=np.float32)
+    cdef int32_t[:, ::1] off = np.empty((nth, H * W * G + 1), dtype=np.int32)
+    cdef int32_t[:, ::1] comb = np.empty((nth, kh * kw * Cg + Cg), dtype=np.int32)
+    cdef float[:, ::1] cval = np.empty((nth, kh * kw * Cg + Cg if in_t is float else 1), dtype=np.float32)
+    _check(<double>kh * kw * Cg * Ogp < 2147483647.0, "conv2d: weight too large for 32-bit offsets")
+    cdef float[:, ::1] tmp = np.empty((nth, Ho * Wo * O), dtype=np.float32)
+    cdef Py_ssize_t m
     cdef int tid
-    cdef float v
-    cdef float* acc
-    cdef float* a
-    cdef const float* wp
-    cdef const in_t* xc
-    cdef float* orow
+    cdef int nt = _nthreads(M, <double>M * (C * H * W + O * Ho * Wo) * 4, threads)
     with nogil:
-        for m in prange(M, schedule="static"):
+        for m in prange(M, schedule="static", num_threads=nt):
             tid = threadid()
-            acc = &accbuf[tid, 0]
-            for s in range(Ho * Wo * O):
-                acc[s] = 0
-            for c in range(C):
-                obase = (c // Cg) * Og
-                xc = &x[m, c, 0, 0]
-                for h in range(H):
-                    for w_ in range(W):
-                        v = <float>xc[h * W + w_]
-                        if v == 0:
-                            continue
-                        for p in range(kh):
-                            ih = h + pt - p * dh
-                            if ih < 0:
-                                break
-                            if ih % sh != 0:
-                                continue
-                            i = ih // sh
-                            if i >= Ho:
-                                continue
-                            for q in range(kw):
-                                iw = w_ + pl - q * dw
-                                if iw < 0:
-                                    break
-                                if iw % sw != 0:
-                                    continue
-                                j = iw // sw
-                                if j >= Wo:
-                                    continue
-                                a = acc + (i * Wo + j) * O + obase
-                                wp = &wt[c, p, q, 0]
-                                if in_t is uint8_t:
-                                    for oo in range(Og):
-                                        a[oo] += wp[oo]
-                                else:
-                                    for oo in range(Og):
-                                        a[oo] += v * wp[oo]
-            for o in range(O):
-                orow = &out[m, o, 0, 0]
-                if has_bias:
-                    for s in range(Ho * Wo):
-                        orow[s] = acc[s * O + o] + bias[o]
-                else:
-                    for s in range(Ho * Wo):
-                        orow[s] = acc[s * O + o]
+            if in_t is uint8_t:
+                snn_conv_u8(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, sh, sw, pt, pl, dh, dw,
+                            Ho, Wo, bp, &out[m, 0, 0, 0], &lists[tid, 0], &vals[tid, 0], &off[tid, 0],
+                            &comb[tid, 0], &cval[tid, 0], &tmp[tid, 0])
+            else:
+                snn_conv_f32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, sh, sw, pt, pl, dh, dw,
+                             Ho, Wo, bp, &out[m, 0, 0, 0], &lists[tid, 0], &vals[tid, 0], &off[tid, 0],
+                             &comb[tid, 0], &cval[tid, 0], &tmp[tid, 0])
+
+
+def dense_weight_layout(weight):
+    """The layout dense takes: weight [N, K] -> transposed [K, Np], Np = N rounded up to 16."""
+    w = np.asarray(weight, dtype=np.float32)
+    N, K = w.shape
+    out = np.zeros((K, (N + 15) // 16 * 16), dtype=np.float32)
+    out[:, :N] = w.T
+    return out
+
+
+def conv_weight_layout(weight, int groups):
+    """The layout conv2d takes: weight [O, C/G, kh, kw] -> [G, kh, kw, C/G, Og padded to 16]."""
+    w = np.asarray(weight, dtype=np.float32)
+    O, Cg, kh, kw = w.shape
+    _check(groups >= 1 and O % groups == 0, "conv_weight_layout: groups must divide the output channels")
+    Og = O // groups
+    Ogp = (Og + 15) // 16 * 16
+    out = np.zeros((groups, kh, kw, Cg, Ogp), dtype=np.float32)
+    out[..., :Og] = w.reshape(groups, Og, Cg, kh, kw).transpose(0, 3, 4, 2, 1)
+    return out
 
 
 # ----------------------------------------------------------------------------- pooling
 
 def avgpool2d(const in_t[:, :, :, ::1] x, float[:, :, :, ::1] out, int kh, int kw, int sh, int sw,
-              int pt, int pl, bint count_include_pad):
+              int pt, int pl, bint count_include_pad, int threads=0):
     """y = (sum of the window's elements inside the input) / N, N = kh*kw if
     count_include_pad else the number of those elements (spec/ir.md avgpool2d)."""
     cdef Py_ssize_t M = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t Ho = out.shape[2], Wo = out.shape[3]
     _check(out.shape[0] == M and out.shape[1] == C, "avgpool2d: output shape")
     _check(kh >= 1 and kw >= 1 and sh >= 1 and sw >= 1 and pt >= 0 and pl >= 0, "avgpool2d: attributes")
-    cdef Py_ssize_t r, i, j, p, q, h, w_, h0, h1, w0, w1
-    cdef float s, n
-    cdef const in_t* xc
+    if M == 0 or C == 0 or Ho == 0 or Wo == 0 or H == 0 or W == 0:
+        return
+    cdef Py_ssize_t m
+    cdef int nt = _nthreads(M, <double>M * C * (H * W + Ho * Wo), threads)
     with nogil:
-        for r in prange(M * C, schedule="static"):
-            xc = &x[r // C, r % C, 0, 0]
-            for i in range(Ho):
-                h0 = i * sh - pt
-                h1 = h0 + kh
-                if h0 < 0:
-                    h0 = 0
-                if h1 > H:
-                    h1 = H
-                for j in range(Wo):
-                    w0 = j * sw - pl
-                    w1 = w0 + kw
-                    if w0 < 0:
-                        w0 = 0
-                    if w1 > W:
-                        w1 = W
-                    s = 0
-                    for h in range(h0, h1):
-                        for w_ in range(w0, w1):
-                            s = s + <float>xc[h * W + w_]
-                    if count_include_pad:
-                        n = <float>(kh * kw)
-                    else:
-                        n = <float>((h1 - h0) * (w1 - w0))
-                    out[r // C, r % C, i, j] = s / n
+        for m in prange(M, schedule="static", num_threads=nt):
+            if in_t is uint8_t:
+                snn_avgpool_u8(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
+                               count_include_pad)
+            else:
+                snn_avgpool_f32(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
+                                count_include_pad)
 
 
 def maxpool2d(const in_t[:, :, :, ::1] x, in_t[:, :, :, ::1] out, int kh, int kw, int sh, int sw,
-              int pt, int pl, int dh, int dw):
+              int pt, int pl, int dh, int dw, int threads=0):
     """y = max over the window's elements inside the input (padding never wins; an empty
     window gives -inf for float, 0 for spikes: the caller avoids that case for spikes)."""
     cdef Py_ssize_t M = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
@@ -267,41 +274,31 @@ def maxpool2d(const in_t[:, :, :, ::1] x, in_t[:, :, :, ::1] out, int kh, int kw
     _check(out.shape[0] == M and out.shape[1] == C, "maxpool2d: output shape")
     _check(kh >= 1 and kw >= 1 and sh >= 1 and sw >= 1 and pt >= 0 and pl >= 0 and dh >= 1 and dw >= 1,
            "maxpool2d: attributes")
-    cdef Py_ssize_t r, i, j, p, q, h, w_
-    cdef float s, e
-    cdef const in_t* xc
+    if M == 0 or C == 0 or Ho == 0 or Wo == 0:
+        return
+    if H == 0 or W == 0:
+        out[...] = -np.inf if in_t is float else 0
+        return
+    cdef Py_ssize_t m
+    cdef int nt = _nthreads(M, <double>M * C * (H * W + Ho * Wo), threads)
     with nogil:
-        for r in prange(M * C, schedule="static"):
-            xc = &x[r // C, r % C, 0, 0]
-            for i in range(Ho):
-                for j in range(Wo):
-                    s = -INFINITY
-                    for p in range(kh):
-                        h = i * sh + p * dh - pt
-                        if h < 0 or h >= H:
-                            continue
-                        for q in range(kw):
-                            w_ = j * sw + q * dw - pl
-                            if w_ < 0 or w_ >= W:
-                                continue
-                            e = <float>xc[h * W + w_]
-                            if e > s or e != e:
-                                s = e
-                    if in_t is uint8_t:
-                        out[r // C, r % C, i, j] = <uint8_t>(s if s > 0 else 0)
-                    else:
-                        out[r // C, r % C, i, j] = s
+        for m in prange(M, schedule="static", num_threads=nt):
+            if in_t is uint8_t:
+                snn_maxpool_u8(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl, dh, dw)
+            else:
+                snn_maxpool_f32(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl, dh, dw)
 
 
-def global_avgpool(const in_t[:, :, ::1] x, float[:, ::1] out):
+def global_avgpool(const in_t[:, :, ::1] x, float[:, ::1] out, int threads=0):
     """x as [M, C, H*W] -> out [M, C]: the sum over H*W divided by H*W."""
     cdef Py_ssize_t M = x.shape[0], C = x.shape[1], S = x.shape[2]
     _check(out.shape[0] == M and out.shape[1] == C, "global_avgpool: output shape")
     cdef Py_ssize_t r, k
     cdef float s
     cdef float n = <float>S
+    cdef int nt = _nthreads(M * C, <double>M * C * S, threads)
     with nogil:
-        for r in prange(M * C, schedule="static"):
+        for r in prange(M * C, schedule="static", num_threads=nt):
             s = 0
             for k in range(S):
                 s = s + <float>x[r // C, r % C, k]
@@ -310,7 +307,7 @@ def global_avgpool(const in_t[:, :, ::1] x, float[:, ::1] out):
 
 # ----------------------------------------------------------------------------- add / mul
 
-def binary(const a_t[:, :, :, :] a, const b_t[:, :, :, :] b, float[:, :, :, ::1] out, bint multiply):
+def binary(const a_t[:, :, :, :] a, const b_t[:, :, :, :] b, float[:, :, :, ::1] out, bint multiply, int threads=0):
     """out = a + b (or a * b) elementwise; a and b are views of out's shape whose strides
     may be 0 (numpy broadcasting, prepared by the caller)."""
     cdef Py_ssize_t n0 = out.shape[0], n1 = out.shape[1], n2 = out.shape[2], n3 = out.shape[3]
@@ -330,8 +327,9 @@ def binary(const a_t[:, :, :, :] a, const b_t[:, :, :, :] b, float[:, :, :, ::1]
     cdef const b_t* bp
     cdef float* op
     cdef float bv
+    cdef int nt = _nthreads(n0 * n1, <double>n0 * n1 * n2 * n3, threads)
     with nogil:
-        for r in prange(n0 * n1, schedule="static"):
+        for r in prange(n0 * n1, schedule="static", num_threads=nt):
             i0 = r // n1
             i1 = r % n1
             for i2 in range(n2):
@@ -365,7 +363,7 @@ def binary(const a_t[:, :, :, :] a, const b_t[:, :, :, :] b, float[:, :, :, ::1]
 # ----------------------------------------------------------------------------- neurons
 
 def if_neuron(const in_t[:, :, ::1] x, const float[::1] threshold, const float[::1] v0,
-              uint8_t[:, :, ::1] out, int64_t[::1] counts, bint reset_zero):
+              uint8_t[:, :, ::1] out, int64_t[::1] counts, bint reset_zero, int threads=0):
     """Integrate-and-fire over T steps for a batch: x [B, T, S] (or [B, 1, S]: the same
     current every step) -> spikes out [B, T, S]; counts[b] = spikes of sample b.
 
@@ -379,48 +377,27 @@ def if_neuron(const in_t[:, :, ::1] x, const float[::1] threshold, const float[:
     if B == 0 or T == 0 or S == 0:
         counts[:] = 0
         return
-    cdef Py_ssize_t xs1 = (x.strides[1] // sizeof(in_t)) if x.shape[1] == T else 0
-    cdef int nth = openmp.omp_get_max_threads()
+    cdef Py_ssize_t xs1 = (x.strides[1] // sizeof(in_t)) if (x.shape[1] == T and T > 1) else 0
+    cdef int nth = 1 if threads == 1 else openmp.omp_get_max_threads()   # rows of per-thread scratch
     cdef float[:, ::1] vbuf = np.empty((nth, S), dtype=np.float32)
-    cdef Py_ssize_t b, t, i
-    cdef int64_t c
+    cdef Py_ssize_t b, i
     cdef int tid
     cdef float* v
-    cdef float vi, th
-    cdef const in_t* xr
-    cdef uint8_t* orow
-    cdef uint8_t s
-    cdef const float* thp = &threshold[0]
+    cdef int nt = _nthreads(B, <double>B * T * S, threads)
     with nogil:
-        for b in prange(B, schedule="static"):
+        for b in prange(B, schedule="static", num_threads=nt):
             tid = threadid()
             v = &vbuf[tid, 0]
             for i in range(S):
                 v[i] = v0[i]
-            c = 0
-            for t in range(T):
-                xr = &x[b, 0, 0] + t * xs1
-                orow = &out[b, t, 0]
-                if reset_zero:
-                    for i in range(S):
-                        vi = v[i] + <float>xr[i]
-                        s = vi >= thp[i]
-                        v[i] = 0 if s else vi
-                        orow[i] = s
-                else:
-                    for i in range(S):
-                        vi = v[i] + <float>xr[i]
-                        th = thp[i]
-                        s = vi >= th
-                        v[i] = (vi - th) if s else vi
-                        orow[i] = s
-                for i in range(S):
-                    c = c + orow[i]
-            counts[b] = c
+            if in_t is uint8_t:
+                counts[b] = snn_if_u8(&x[b, 0, 0], xs1, T, S, &threshold[0], v, &out[b, 0, 0], reset_zero)
+            else:
+                counts[b] = snn_if_f32(&x[b, 0, 0], xs1, T, S, &threshold[0], v, &out[b, 0, 0], reset_zero)
 
 
 def gated_maxpool2d(const in_t[:, :, :, :, ::1] x, in_t[:, :, :, :, ::1] out, int kh, int kw, int sh, int sw,
-                    int pt, int pl, int dh, int dw):
+                    int pt, int pl, int dh, int dw, int threads=0):
     """Spiking max pooling (op gated_maxpool2d) over T steps: acc += x_t (f32, acc_0 = x_0);
     in every window the output is x_t at the position whose acc is largest (the first
     such position in row-major window order; padding has acc -inf and x 0).
@@ -430,51 +407,31 @@ def gated_maxpool2d(const in_t[:, :, :, :, ::1] x, in_t[:, :, :, :, ::1] out, in
     _check(x.shape[0] == B and x.shape[2] == C and (x.shape[1] == T or x.shape[1] == 1), "gated_maxpool2d: input shape")
     _check(kh >= 1 and kw >= 1 and sh >= 1 and sw >= 1 and pt >= 0 and pl >= 0 and dh >= 1 and dw >= 1,
            "gated_maxpool2d: attributes")
-    if B == 0 or T == 0 or C == 0:
+    if B == 0 or T == 0 or C == 0 or Ho == 0 or Wo == 0:
+        return
+    if H == 0 or W == 0:
+        out[...] = 0
         return
     cdef Py_ssize_t S = C * H * W
     cdef Py_ssize_t xs1 = (x.strides[1] // sizeof(in_t)) if (x.shape[1] == T and T > 1) else 0
-    cdef int nth = openmp.omp_get_max_threads()
-    cdef float[:, ::1] accbuf = np.empty((nth, max(S, 1)), dtype=np.float32)
-    cdef Py_ssize_t b, t, e, c, i, j, p, q, h, w_
+    cdef int nth = 1 if threads == 1 else openmp.omp_get_max_threads()   # rows of per-thread scratch
+    cdef float[:, ::1] accbuf = np.empty((nth, S), dtype=np.float32)
+    cdef float[:, ::1] bestbuf = np.empty((nth, Wo), dtype=np.float32)
+    cdef Py_ssize_t b
     cdef int tid
-    cdef float* acc
-    cdef const in_t* xt
-    cdef in_t* ot
-    cdef float best, a
-    cdef in_t chosen
+    cdef int nt = _nthreads(B, <double>B * T * S * 2, threads)
     with nogil:
-        for b in prange(B, schedule="static"):
+        for b in prange(B, schedule="static", num_threads=nt):
             tid = threadid()
-            acc = &accbuf[tid, 0]
-            for e in range(S):
-                acc[e] = 0
-            for t in range(T):
-                xt = &x[b, 0, 0, 0, 0] + t * xs1
-                for e in range(S):
-                    acc[e] = acc[e] + <float>xt[e]
-                ot = &out[b, t, 0, 0, 0]
-                for c in range(C):
-                    for i in range(Ho):
-                        for j in range(Wo):
-                            best = -INFINITY
-                            chosen = 0
-                            for p in range(kh):
-                                h = i * sh + p * dh - pt
-                                if h < 0 or h >= H:
-                                    continue
-                                for q in range(kw):
-                                    w_ = j * sw + q * dw - pl
-                                    if w_ < 0 or w_ >= W:
-                                        continue
-                                    a = acc[(c * H + h) * W + w_]
-                                    if a > best:
-                                        best = a
-                                        chosen = xt[(c * H + h) * W + w_]
-                            ot[(c * Ho + i) * Wo + j] = chosen
+            if in_t is uint8_t:
+                snn_gated_u8(&x[b, 0, 0, 0, 0], xs1, T, C, H, W, &out[b, 0, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
+                             dh, dw, &accbuf[tid, 0], &bestbuf[tid, 0])
+            else:
+                snn_gated_f32(&x[b, 0, 0, 0, 0], xs1, T, C, H, W, &out[b, 0, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt,
+                              pl, dh, dw, &accbuf[tid, 0], &bestbuf[tid, 0])
 
 
-def readout_sum(const in_t[:, :, ::1] x, float[:, :, ::1] out, Py_ssize_t T, bint keep_all):
+def readout_sum(const in_t[:, :, ::1] x, float[:, :, ::1] out, Py_ssize_t T, bint keep_all, int threads=0):
     """acc_0 = x_0, acc_t = acc_{t-1} + x_t (f32, in order of t), for T steps.
     x is [B, T, S] or [B, 1, S] (the same input every step). out is [B, T, S] with every
     partial sum (keep_all) or [B, 1, S] with only acc_{T-1}."""
@@ -490,8 +447,9 @@ def readout_sum(const in_t[:, :, ::1] x, float[:, :, ::1] out, Py_ssize_t T, bin
     cdef const in_t* xr
     cdef float* acc
     cdef float* prev
+    cdef int nt = _nthreads(B, <double>B * T * S, threads)
     with nogil:
-        for b in prange(B, schedule="static"):
+        for b in prange(B, schedule="static", num_threads=nt):
             xr = &x[b, 0, 0]
             acc = &out[b, 0, 0]
             for i in range(S):
@@ -537,7 +495,8 @@ def xorshift_u24(uint32_t seed, Py_ssize_t count):
     return out
 
 
-def encode_rate(const float[:, :, ::1] x, const uint32_t[:, ::1] u, uint8_t[:, :, ::1] out):
+
+def encode_rate(const float[:, :, ::1] x, const uint32_t[:, ::1] u, uint8_t[:, :, ::1] out, int threads=0):
     """Rate encoding: out[b, t, e] = 1 iff u[t, e] < clip(x[b, t, e], 0, 1) * 2^24, with
     u[t, e] = r_{t*n+e} >> 8 (xorshift_u24 reshaped [T, n]). x is [B, T, n] or [B, 1, n]."""
     cdef Py_ssize_t B = out.shape[0], T = out.shape[1], n = out.shape[2]
@@ -546,24 +505,12 @@ def encode_rate(const float[:, :, ::1] x, const uint32_t[:, ::1] u, uint8_t[:, :
     if B == 0 or T == 0 or n == 0:
         return
     cdef Py_ssize_t xs1 = (x.strides[1] // sizeof(float)) if (x.shape[1] == T and T > 1) else 0
-    cdef Py_ssize_t b, t, e
-    cdef const float* xr
-    cdef const uint32_t* ur
-    cdef uint8_t* orow
-    cdef float xv
-    cdef double p
+    cdef int nth = 1 if threads == 1 else openmp.omp_get_max_threads()   # rows of per-thread scratch
+    cdef uint32_t[:, ::1] thr = np.empty((nth, n), dtype=np.uint32)
+    cdef Py_ssize_t b
+    cdef int tid
+    cdef int nt = _nthreads(B, <double>B * T * n, threads)
     with nogil:
-        for b in prange(B, schedule="static"):
-            for t in range(T):
-                xr = &x[b, 0, 0] + t * xs1
-                ur = &u[t, 0]
-                orow = &out[b, t, 0]
-                for e in range(n):
-                    xv = xr[e]
-                    if xv >= 1:
-                        orow[e] = 1
-                    elif xv > 0:       # NaN and x <= 0: never
-                        p = <double>xv * 16777216.0
-                        orow[e] = <double>ur[e] < p
-                    else:
-                        orow[e] = 0
+        for b in prange(B, schedule="static", num_threads=nt):
+            tid = threadid()
+            snn_encode_rate(&x[b, 0, 0], xs1, T, n, &u[0, 0], &thr[tid, 0], &out[b, 0, 0])

@@ -128,8 +128,9 @@ def test_cnn_exact(mode, reset):
 
 
 def test_rate_encoding_gives_the_interpreters_spike_trains():
-    """The first IF layer after the encoder, with integer weights: identical spike counts,
-    per neuron, for every T (draws of step t do not depend on T) and every seed."""
+    """The encoder and the first IF layer after it (integer weights): identical spike
+    counts per neuron for every T (draws of step t do not depend on T) and every seed, and
+    identical spike trains step by step."""
     rng = np.random.default_rng(3)
     x = rng.random((40, 50), dtype=np.float32)
     x[:, :5] = [0.0, 1.0, -0.5, 2.0, 1e-7]  # never, always, never, always, almost never
@@ -144,6 +145,14 @@ def test_rate_encoding_gives_the_interpreters_spike_trains():
             (n, enc), counts = check(m.verify(), x)
             np.testing.assert_array_equal(enc[:, :5], [[0, T, 0, T, 0]] * 40)
             assert counts["s"] == n.sum()
+        # the spike trains themselves, step by step: differences of the count snapshots
+        steps = list(range(1, 17))
+        got = CpuSimulator(m).run(x, snapshots=steps)
+        ref = sncc.interpret(m, x, snapshots=steps)
+        trains = [np.diff(np.stack([d[t][i] for t in steps]), axis=0, prepend=0) for d in (got, ref) for i in (0, 1)]
+        np.testing.assert_array_equal(trains[0], trains[2])   # IF layer
+        np.testing.assert_array_equal(trains[1], trains[3])   # encoder
+        assert set(np.unique(trains[1])) == {0, 1}
 
 
 def test_float_weights_within_rounding():
@@ -194,6 +203,29 @@ def test_readout_partial_sums_multiple_outputs_and_time_invariant_paths():
     c = m.add("relu", [m.const(dy(rng, (3,)), "c")], name="folded")  # constant-only: folded
     m.outputs = [out1, s, acc, static_out, h, c]
     check(m.verify(), dy(rng, (9, 8), 0, 17, 16))
+
+
+def test_snapshots_match_interpreter():
+    """Outputs after several T from one run, like interpret(..., snapshots=...)."""
+    rng = np.random.default_rng(15)
+    m = mlp(rng, mode="rate")
+    x = dy(rng, (6, 20), 0, 17, 16)
+    snaps = [1, 3, 8, 13]
+    got = CpuSimulator(m).run(x, snapshots=snaps)
+    assert sorted(got) == snaps
+    for t in snaps:
+        np.testing.assert_array_equal(got[t], sncc.interpret(m, x, T=t))
+    m2 = Module("two", {"T": 4})   # a spiking output read by another op, a time-invariant output
+    s = m2.add("if", [m2.add("encode", [inp(m2, (5,))], name="e")], {"threshold": 0.5}, "s")
+    acc = m2.add("readout", [s], {"mode": "count"}, "acc")
+    m2.outputs = [acc, m2.add("add", [acc, m2.const(np.ones(5, np.float32), "one")], name="a"), s]
+    x2 = dy(rng, (3, 5), 0, 9, 8)
+    got = CpuSimulator(m2.verify()).run(x2, snapshots=[2, 5])
+    for t in (2, 5):
+        for g, r in zip(got[t], sncc.interpret(m2, x2, T=t)):
+            np.testing.assert_array_equal(g, r)
+    with pytest.raises(sncc.SnccError, match="snapshots must be"):
+        CpuSimulator(m).run(x, snapshots=[0, 2])
 
 
 def test_float_module_matches_interpreter():
@@ -252,6 +284,26 @@ def test_gated_maxpool_exact(mode):
     check(m.verify(), dy(rng, (10, 3, 8, 8), 0, 17, 16))
 
 
+@pytest.mark.parametrize("level", [0, 1, 2])
+def test_every_instruction_set(level):
+    """The dense/GEMM/conv kernels exist for AVX-512, AVX2 and the baseline (picked at run
+    time); run each one this CPU supports, exactly, on spikes and on float inputs."""
+    best = K.isa_level()
+    if level > best:
+        pytest.skip(f"this CPU supports instruction-set level {best} < {level}")
+    try:
+        assert K.set_isa_level(level) == level
+        rng = np.random.default_rng(16)
+        for mode in ("constant", "rate"):
+            check(cnn(rng, mode), dy(rng, (5, 2, 9, 9), 0, 17, 16))
+            m = mlp(rng, sizes=(70, 45, 33, 10), mode=mode)
+            x = dy(rng, (9, 70), 0, 17, 16)
+            check(m, x)                                            # dense data: GEMM
+            check(m, np.where(rng.random(x.shape) < 0.8, 0, x))    # mostly zeros: zero-skipping
+    finally:
+        K.set_isa_level(best)
+
+
 def test_chunking_does_not_change_results():
     rng = np.random.default_rng(8)
     m = cnn(rng, "rate")
@@ -265,6 +317,27 @@ def test_chunking_does_not_change_results():
     np.testing.assert_array_equal(whole, again)
     assert c1 == c3
     assert small.run(x[:0]).shape == (0, 5)
+
+
+def test_parallel_chunks_match_serial_run():
+    """Large batches run as chunks in parallel worker threads (serial kernels); small ones
+    with OpenMP inside the kernels; one thread: all serial. Same results, bit for bit."""
+    rng = np.random.default_rng(14)
+    m = cnn(rng, "rate", weights=randn(0.4))
+    x = rng.random((70, 2, 9, 9), dtype=np.float32)
+    serial, c1 = CpuSimulator(m, threads=1).run(x, record=True)
+    par = CpuSimulator(m, threads=2, chunk_bytes=1)
+    assert len(par._plan_chunks(70, 8)[0]) > 2 and par._plan_chunks(70, 8)[1] == 2
+    out, c2 = par.run(x, record=True)
+    np.testing.assert_array_equal(out, serial)
+    assert c1 == c2
+    small, c3 = CpuSimulator(m, threads=2).run(x[:5], record=True)   # kernel-parallel mode
+    np.testing.assert_array_equal(small, serial[:5])
+    m2 = mlp(rng, sizes=(300, 200, 10), weights=randn(0.1), T=16)   # GEMM + event-driven dense
+    x2 = rng.random((100, 300), dtype=np.float32)
+    np.testing.assert_array_equal(CpuSimulator(m2, threads=2).run(x2), CpuSimulator(m2, threads=1).run(x2))
+    with pytest.raises(sncc.SnccError, match="threads must be a positive integer"):
+        CpuSimulator(m, threads=0)
 
 
 def test_record_and_neurons():
@@ -284,6 +357,29 @@ def test_parsed_text_module_runs():
     m = sncc.parse(mlp(np.random.default_rng(10)).to_text())
     x = dy(np.random.default_rng(0), (3, 20), 0, 17, 16)
     np.testing.assert_array_equal(CpuSimulator(m).run(x), sncc.interpret(m, x))
+
+
+# -- converted networks -------------------------------------------------------------
+
+@pytest.mark.parametrize("encoding", ["constant", "rate"])
+def test_converted_mnist_mlp(mnist, encoding):
+    """The trained example MLP, converted by sncc.convert, on real test digits."""
+    from pathlib import Path
+
+    (x, _), (x_test, y_test) = mnist
+    path = Path(__file__).parent.parent / "examples" / "mlp.onnx"
+    snn = sncc.convert(str(path), calibration_data=x[:500], T=16, encoding=encoding, progress=False)
+    out, _ = check(snn.module, x_test[:300], exact=False, rtol=1e-5, spike_rtol=1e-4)
+    assert np.mean(out.argmax(1) == y_test[:300]) > 0.9
+
+
+@pytest.mark.parametrize("name,maxpool", [("cnn", "gate"), ("cnn", "avg"), ("resnet", "gate")])
+def test_converted_cnns(exported, name, maxpool):
+    """Exported PyTorch CNN / ResNet (batchnorm, both poolings, residual adds, global
+    average pooling) converted to spiking networks."""
+    path, x = exported[name]
+    snn = sncc.convert(path, calibration_data=x, T=8, maxpool=maxpool, progress=False)
+    check(snn.module, x, exact=False, rtol=1e-4, spike_rtol=1e-3)
 
 
 # -- errors -----------------------------------------------------------------------
@@ -378,7 +474,7 @@ def test_kernels_check_shapes():
         K.if_neuron(np.zeros((2, 3, 4), np.float32), np.ones(4, np.float32), np.zeros(3, np.float32),
                     np.zeros((2, 3, 4), np.uint8), np.zeros(2, np.int64), False)
     with pytest.raises(ValueError, match="conv2d"):
-        K.conv2d(np.zeros((1, 3, 4, 4), np.float32), np.zeros((2, 3, 3, 4), np.float32), np.zeros(0, np.float32),
-                 np.zeros((1, 4, 2, 2), np.float32), 1, 1, 0, 0, 1, 1, 1)
+        K.conv2d(np.zeros((1, 3, 4, 4), np.float32), np.zeros((1, 3, 3, 4, 16), np.float32), np.zeros(0, np.float32),
+                 np.zeros((1, 4, 2, 2), np.float32), 1, 1, 0, 0, 1, 1)
     with pytest.raises(ValueError, match="encode"):
         K.encode_rate(np.zeros((2, 1, 4), np.float32), np.zeros((3, 5), np.uint32), np.zeros((2, 3, 4), np.uint8))

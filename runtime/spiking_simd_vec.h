@@ -1,0 +1,318 @@
+/* The explicit-vector kernels of spiking_simd.h, written once for a vector of SNN_VL floats
+ * and included once per instruction set, with:
+ *   SNN_VT   the vector type (GCC vector extension), SNN_VL its number of floats (<= 16)
+ *   SNN_SFX  the suffix of the generated function names (_avx512, _avx2, _base)
+ *   SNN_TGT  the function attribute selecting the instruction set (empty for the baseline)
+ *   SNN_NZ_U8, SNN_NZ_F32  the compaction of a row (non-zero indices / values) to use
+ * Native widths matter: a 64-byte vector type on AVX2 or SSE spills registers.
+ * No include guard: this file is meant to be included several times; included without
+ * SNN_VT defined (as the Cython module does, so that its build depends on this file) it
+ * defines nothing. */
+#ifdef SNN_VT
+
+#define SNN_CAT_(a, b) a##b
+#define SNN_CAT(a, b) SNN_CAT_(a, b)
+#define SNN_FN(name) SNN_CAT(name, SNN_SFX)
+#define VLD(p) __extension__({ SNN_VT v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define VST(p, v) do { SNN_VT s_ = (v); memcpy((p), &s_, sizeof s_); } while (0)
+#define VSPLAT(a) ((SNN_VT){0} + (float)(a))
+#define VL SNN_VL
+
+/* o[n] = sum_j val[j] * wt[idx[j], n] (+ bias[n]) for n < N; val NULL: all ones.
+ * ldw >= N is the row stride of wt; rows padded to a multiple of 16 let the last outputs
+ * use a vector too. 8, 4 or 1 vectors of outputs stay in registers while the selected
+ * weight rows stream by. */
+SNN_TGT static inline __attribute__((always_inline)) void
+SNN_FN(snn_accumulate)(float *o, const float *wt, int64_t N, int64_t ldw, const int32_t *idx, const float *val,
+                       int64_t cnt, const float *bias) {
+    int64_t n0 = 0;
+    for (; n0 + 8 * VL <= N; n0 += 8 * VL) {
+        SNN_VT a[8];
+        for (int r = 0; r < 8; r++) a[r] = VSPLAT(0);
+        if (val == NULL) {
+            for (int64_t j = 0; j < cnt; j++) {
+                const float *w = wt + (int64_t)idx[j] * ldw + n0;
+                for (int r = 0; r < 8; r++) a[r] += VLD(w + VL * r);
+            }
+        } else {
+            for (int64_t j = 0; j < cnt; j++) {
+                const float *w = wt + (int64_t)idx[j] * ldw + n0;
+                SNN_VT s = VSPLAT(val[j]);
+                for (int r = 0; r < 8; r++) a[r] += s * VLD(w + VL * r);
+            }
+        }
+        for (int r = 0; r < 8; r++) {
+            if (bias) a[r] += VLD(bias + n0 + VL * r);
+            VST(o + n0 + VL * r, a[r]);
+        }
+    }
+    for (; n0 + 4 * VL <= N; n0 += 4 * VL) {
+        SNN_VT a[4];
+        for (int r = 0; r < 4; r++) a[r] = VSPLAT(0);
+        if (val == NULL) {
+            for (int64_t j = 0; j < cnt; j++) {
+                const float *w = wt + (int64_t)idx[j] * ldw + n0;
+                for (int r = 0; r < 4; r++) a[r] += VLD(w + VL * r);
+            }
+        } else {
+            for (int64_t j = 0; j < cnt; j++) {
+                const float *w = wt + (int64_t)idx[j] * ldw + n0;
+                SNN_VT s = VSPLAT(val[j]);
+                for (int r = 0; r < 4; r++) a[r] += s * VLD(w + VL * r);
+            }
+        }
+        for (int r = 0; r < 4; r++) {
+            if (bias) a[r] += VLD(bias + n0 + VL * r);
+            VST(o + n0 + VL * r, a[r]);
+        }
+    }
+    for (; n0 < N && n0 + VL <= ldw; n0 += VL) {  /* one vector; the last one may be partial */
+        SNN_VT a0 = VSPLAT(0);
+        if (val == NULL)
+            for (int64_t j = 0; j < cnt; j++) a0 += VLD(wt + (int64_t)idx[j] * ldw + n0);
+        else
+            for (int64_t j = 0; j < cnt; j++) a0 += VSPLAT(val[j]) * VLD(wt + (int64_t)idx[j] * ldw + n0);
+        if (n0 + VL <= N) {
+            if (bias) a0 += VLD(bias + n0);
+            VST(o + n0, a0);
+        } else {
+            float part[VL];
+            VST(part, a0);
+            for (int64_t n = n0; n < N; n++) o[n] = bias ? part[n - n0] + bias[n] : part[n - n0];
+        }
+    }
+    if (n0 < N) {  /* unpadded rows: scalar */
+        int64_t rem = N - n0;
+        float a[16] = {0};
+        for (int64_t j = 0; j < cnt; j++) {
+            const float *w = wt + (int64_t)idx[j] * ldw + n0;
+            float v = val ? val[j] : 1.0f;
+            for (int64_t n = 0; n < rem; n++) a[n] += v * w[n];
+        }
+        for (int64_t n = 0; n < rem; n++) o[n0 + n] = bias ? a[n] + bias[n0 + n] : a[n];
+    }
+}
+
+/* Event-driven dense layer on rows of spikes: out[m] = sum of the rows wt[k] of the inputs
+ * that fired (+ bias). idx: scratch of K + 16 entries. */
+SNN_TGT static void SNN_FN(snn_dense_u8)(const uint8_t *x, int64_t M, int64_t K, const float *wt, int64_t N,
+                                         int64_t ldw, const float *bias, float *out, int32_t *idx) {
+    for (int64_t m = 0; m < M; m++) {
+        int64_t cnt = SNN_NZ_U8(x + m * K, K, idx);
+        SNN_FN(snn_accumulate)(out + m * N, wt, N, ldw, idx, NULL, cnt, bias);
+    }
+}
+
+/* Dense layer on rows of floats skipping zero inputs (time-varying currents, pooled
+ * spikes). idx, val: scratch of K + 16 entries. */
+SNN_TGT static void SNN_FN(snn_dense_f32_sparse)(const float *x, int64_t M, int64_t K, const float *wt, int64_t N,
+                                                 int64_t ldw, const float *bias, float *out, int32_t *idx,
+                                                 float *val) {
+    for (int64_t m = 0; m < M; m++) {
+        int64_t cnt = SNN_NZ_F32(x + m * K, K, idx, val);
+        SNN_FN(snn_accumulate)(out + m * N, wt, N, ldw, idx, val, cnt, bias);
+    }
+}
+
+/* Dense layer on a block of float rows (GEMM): out[M, N] = x[M, K] wt[K, :N] (+ bias), ldw
+ * the row stride of wt. Register block of 4 rows x 2 vectors; the [K, 2 vectors] weight
+ * panel is reused by all the rows of the block. */
+SNN_TGT static void SNN_FN(snn_gemm)(const float *x, int64_t M, int64_t K, const float *wt, int64_t N, int64_t ldw,
+                                     const float *bias, float *out) {
+    int64_t n0 = 0;
+    for (; n0 + 2 * VL <= N; n0 += 2 * VL) {
+        int64_t m = 0;
+        for (; m + 4 <= M; m += 4) {
+            const float *x0 = x + m * K, *x1 = x0 + K, *x2 = x1 + K, *x3 = x2 + K;
+            SNN_VT c00 = VSPLAT(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+            const float *w = wt + n0;
+            for (int64_t k = 0; k < K; k++, w += ldw) {
+                SNN_VT w0 = VLD(w), w1 = VLD(w + VL);
+                SNN_VT s0 = VSPLAT(x0[k]), s1 = VSPLAT(x1[k]), s2 = VSPLAT(x2[k]), s3 = VSPLAT(x3[k]);
+                c00 += s0 * w0; c01 += s0 * w1;
+                c10 += s1 * w0; c11 += s1 * w1;
+                c20 += s2 * w0; c21 += s2 * w1;
+                c30 += s3 * w0; c31 += s3 * w1;
+            }
+            if (bias) {
+                SNN_VT b0 = VLD(bias + n0), b1 = VLD(bias + n0 + VL);
+                c00 += b0; c01 += b1; c10 += b0; c11 += b1; c20 += b0; c21 += b1; c30 += b0; c31 += b1;
+            }
+            float *o = out + m * N + n0;
+            VST(o, c00); VST(o + VL, c01); o += N;
+            VST(o, c10); VST(o + VL, c11); o += N;
+            VST(o, c20); VST(o + VL, c21); o += N;
+            VST(o, c30); VST(o + VL, c31);
+        }
+        for (; m < M; m++) {
+            const float *x0 = x + m * K;
+            SNN_VT c00 = VSPLAT(0), c01 = c00;
+            const float *w = wt + n0;
+            for (int64_t k = 0; k < K; k++, w += ldw) {
+                SNN_VT s0 = VSPLAT(x0[k]);
+                c00 += s0 * VLD(w); c01 += s0 * VLD(w + VL);
+            }
+            if (bias) { c00 += VLD(bias + n0); c01 += VLD(bias + n0 + VL); }
+            VST(out + m * N + n0, c00); VST(out + m * N + n0 + VL, c01);
+        }
+    }
+    if (n0 < N) {  /* the last < 2 vectors of outputs: one row at a time */
+        for (int64_t m = 0; m < M; m++) {
+            const float *x0 = x + m * K;
+            for (int64_t n = n0; n < N; n += VL) {
+                if (ldw >= n + VL) {
+                    SNN_VT c = VSPLAT(0);
+                    const float *w = wt + n;
+                    for (int64_t k = 0; k < K; k++, w += ldw) c += VSPLAT(x0[k]) * VLD(w);
+                    float part[VL];
+                    VST(part, c);
+                    int64_t e = N - n < VL ? N - n : VL;
+                    for (int64_t j = 0; j < e; j++) out[m * N + n + j] = bias ? part[j] + bias[n + j] : part[j];
+                } else {
+                    float a[16] = {0};
+                    int64_t rem = N - n;
+                    const float *w = wt + n;
+                    for (int64_t k = 0; k < K; k++, w += ldw)
+                        for (int64_t j = 0; j < rem; j++) a[j] += x0[k] * w[j];
+                    for (int64_t j = 0; j < rem; j++) out[m * N + n + j] = bias ? a[j] + bias[n + j] : a[j];
+                }
+            }
+        }
+    }
+}
+
+/* Event-driven conv2d of one row (one sample at one step), by gathering:
+ *   1. per input pixel and group, the channels that are non-zero are listed (CSR:
+ *      off[pixel*G + g], lists, vals);
+ *   2. per output pixel, the active inputs under its window become one list of weight-row
+ *      offsets (comb; built branch-free with fixed-length copies), then 4, 2 or 1 vectors of
+ *      output channels at a time are accumulated in registers over that list (spikes:
+ *      additions; floats: value * row), two interleaved sums for more independent adds;
+ *   3. the channels-last result tmp[Ho*Wo, O] is transposed to out[O, Ho, Wo] (+ bias).
+ * wt is [G, kh, kw, Cg, Ogp] with Ogp = Og rounded up to 16 (zero padding).
+ * Scratch: lists/vals [H*W*C + C + 16], off [H*W*G + 1], comb/cval [kh*kw*Cg + Cg],
+ * tmp [Ho*Wo*O]. */
+#define SNN_CONV_ACC(NV, IS_SPIKE)                                                                   \
+    {                                                                                                \
+        SNN_VT a[NV], b[NV];                                                                         \
+        for (int r = 0; r < NV; r++) a[r] = b[r] = VSPLAT(0);                                        \
+        const float *wo = wg + o0;                                                                   \
+        int64_t k = 0;                                                                               \
+        for (; k + 2 <= n; k += 2) {                                                                 \
+            const float *wr = wo + comb[k], *ws = wo + comb[k + 1];                                  \
+            if (IS_SPIKE) {                                                                          \
+                for (int r = 0; r < NV; r++) { a[r] += VLD(wr + VL * r); b[r] += VLD(ws + VL * r); } \
+            } else {                                                                                 \
+                SNN_VT sv = VSPLAT(cval[k]), su = VSPLAT(cval[k + 1]);                               \
+                for (int r = 0; r < NV; r++) {                                                       \
+                    a[r] += sv * VLD(wr + VL * r);                                                   \
+                    b[r] += su * VLD(ws + VL * r);                                                   \
+                }                                                                                    \
+            }                                                                                        \
+        }                                                                                            \
+        if (k < n) {                                                                                 \
+            const float *wr = wo + comb[k];                                                          \
+            if (IS_SPIKE) {                                                                          \
+                for (int r = 0; r < NV; r++) a[r] += VLD(wr + VL * r);                               \
+            } else {                                                                                 \
+                SNN_VT sv = VSPLAT(cval[k]);                                                         \
+                for (int r = 0; r < NV; r++) a[r] += sv * VLD(wr + VL * r);                          \
+            }                                                                                        \
+        }                                                                                            \
+        for (int r = 0; r < NV; r++) a[r] += b[r];                                                   \
+        float *t = tmp + (i * Wo + j) * O + g * Og + o0;                                             \
+        int64_t valid = Og - o0 < VL * NV ? Og - o0 : VL * NV;                                       \
+        if (valid == VL * NV) {                                                                      \
+            for (int r = 0; r < NV; r++) VST(t + VL * r, a[r]);                                      \
+        } else {                                                                                     \
+            float part[VL * NV];                                                                     \
+            for (int r = 0; r < NV; r++) VST(part + VL * r, a[r]);                                   \
+            for (int64_t r = 0; r < valid; r++) t[r] = part[r];                                      \
+        }                                                                                            \
+        o0 += VL * NV;                                                                               \
+    }
+
+#define SNN_CONV_BODY(XT, IS_SPIKE)                                                                  \
+    const int64_t HW = H * W, O = G * Og, Cg = C / G;                                                \
+    int64_t cnt = 0;                                                                                 \
+    for (int64_t e = 0; e < HW; e++) {        /* strided reads of x stay in L1 across pixels */     \
+        for (int64_t g = 0; g < G; g++) {                                                            \
+            off[e * G + g] = (int32_t)cnt;                                                           \
+            const XT *xr = x + g * Cg * HW + e;                                                      \
+            for (int64_t c = 0; c < Cg; c++) {                                                       \
+                XT xv = xr[c * HW];                                                                  \
+                lists[cnt] = (int32_t)c;                                                             \
+                if (!(IS_SPIKE)) vals[cnt] = (float)xv;                                              \
+                cnt += (xv != 0);                                                                    \
+            }                                                                                        \
+        }                                                                                            \
+    }                                                                                                \
+    off[HW * G] = (int32_t)cnt;                                                                      \
+    for (int64_t e = cnt; e < cnt + Cg; e++) { lists[e] = 0; if (!(IS_SPIKE)) vals[e] = 0; }        \
+    for (int64_t g = 0; g < G; g++) {                                                                \
+        const float *wg = wt + g * kh * kw * Cg * Ogp;                                               \
+        for (int64_t i = 0; i < Ho; i++) {                                                           \
+            for (int64_t j = 0; j < Wo; j++) {                                                       \
+                int64_t n = 0;                                                                       \
+                for (int64_t p = 0; p < kh; p++) {                                                   \
+                    int64_t h = i * sh + p * dh - pt;                                                \
+                    if (h < 0 || h >= H) continue;                                                   \
+                    for (int64_t q = 0; q < kw; q++) {                                               \
+                        int64_t w_ = j * sw + q * dw - pl;                                           \
+                        if (w_ < 0 || w_ >= W) continue;                                             \
+                        int64_t e = (h * W + w_) * G + g;                                            \
+                        int32_t lo = off[e];                                                         \
+                        int32_t tapoff = (int32_t)((p * kw + q) * Cg * Ogp);                         \
+                        int32_t *cb = comb + n;                                                      \
+                        const int32_t *ls = lists + lo;                                              \
+                        for (int64_t c = 0; c < Cg; c++) cb[c] = tapoff + ls[c] * (int32_t)Ogp;      \
+                        if (!(IS_SPIKE)) {                                                           \
+                            float *cv = cval + n;                                                    \
+                            const float *vs = vals + lo;                                             \
+                            for (int64_t c = 0; c < Cg; c++) cv[c] = vs[c];                          \
+                        }                                                                            \
+                        n += off[e + 1] - lo;                                                        \
+                    }                                                                                \
+                }                                                                                    \
+                for (int64_t o0 = 0; o0 < Ogp; ) {                                                   \
+                    if (o0 + 4 * VL <= Ogp) SNN_CONV_ACC(4, IS_SPIKE)                                \
+                    else if (o0 + 2 * VL <= Ogp) SNN_CONV_ACC(2, IS_SPIKE)                           \
+                    else SNN_CONV_ACC(1, IS_SPIKE)                                                   \
+                }                                                                                    \
+            }                                                                                        \
+        }                                                                                            \
+    }                                                                                                \
+    for (int64_t e0 = 0; e0 < Ho * Wo; e0 += 16) {   /* blocked transpose: the block stays in L1 */ \
+        int64_t e1 = e0 + 16 < Ho * Wo ? e0 + 16 : Ho * Wo;                                          \
+        for (int64_t o = 0; o < O; o++) {                                                            \
+            float *orow = out + o * Ho * Wo;                                                         \
+            const float *tc = tmp + o;                                                               \
+            if (bias) {                                                                              \
+                float bo = bias[o];                                                                  \
+                for (int64_t e = e0; e < e1; e++) orow[e] = tc[e * O] + bo;                          \
+            } else {                                                                                 \
+                for (int64_t e = e0; e < e1; e++) orow[e] = tc[e * O];                               \
+            }                                                                                        \
+        }                                                                                            \
+    }
+
+#define SNN_CONV_ARGS(XT)                                                                            \
+    const XT *x, int64_t C, int64_t H, int64_t W, const float *wt, int64_t G, int64_t kh, int64_t kw,  \
+    int64_t Og, int64_t Ogp, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh, int64_t dw,   \
+    int64_t Ho, int64_t Wo, const float *bias, float *out, int32_t *lists, float *vals,              \
+    int32_t *off, int32_t *comb, float *cval, float *tmp
+
+SNN_TGT static void SNN_FN(snn_conv_u8)(SNN_CONV_ARGS(uint8_t)) { SNN_CONV_BODY(uint8_t, 1) }
+
+SNN_TGT static void SNN_FN(snn_conv_f32)(SNN_CONV_ARGS(float)) { SNN_CONV_BODY(float, 0) }
+
+#undef SNN_CONV_ACC
+#undef SNN_CONV_BODY
+#undef SNN_CONV_ARGS
+#undef VLD
+#undef VST
+#undef VSPLAT
+#undef VL
+#undef SNN_FN
+
+#endif /* SNN_VT */
