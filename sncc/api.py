@@ -180,9 +180,14 @@ class SpikingNetwork:
         out = out[0] if single else out
         return (out, spikes) if record else out
 
-    def run_over_time(self, x, Ts, *, batch_size: int = 500, progress: bool = False) -> dict[int, np.ndarray]:
+    def run_over_time(self, x, Ts, *, batch_size: int = 2000, progress: bool = False,
+                      backend: str = "auto") -> dict[int, np.ndarray]:
         """{T: readouts after T timesteps} for every T in `Ts`, from one simulation of max(Ts) steps."""
         from sncc.interpreter import interpret
+
+        sim = self.simulator(backend)
+        run = (lambda xs, Ts: sim.run(xs, snapshots=Ts)) if sim is not None else \
+            (lambda xs, Ts: interpret(self.module, xs, snapshots=Ts))
 
         Ts = sorted({int(t) for t in Ts})
         if not Ts or Ts[0] < 1:
@@ -193,7 +198,7 @@ class SpikingNetwork:
             from tqdm import tqdm
 
             chunks = tqdm(chunks, desc=f"simulate T<={Ts[-1]}", unit="batch", leave=False)
-        parts = [interpret(self.module, xb[s:s + batch_size], snapshots=Ts) for s in chunks]
+        parts = [run(xb[s:s + batch_size], Ts) for s in chunks]
         return {t: (np.concatenate([p[t] for p in parts])[0] if single else np.concatenate([p[t] for p in parts]))
                 for t in Ts}
 

@@ -188,7 +188,12 @@ def _pool(ts, a):
     d = a.get("dilations", [1, 1])
     if pt >= kh or pb >= kh or pl >= kw or pr >= kw:
         _fail(f"pads {a['pads']} must be smaller than the window {a['kernel']} (a window inside the padding has no input)")
-    return TensorType((c, _conv_out(h, kh, sh, pt, pb, d[0]), _conv_out(w, kw, sw, pl, pr, d[1])), x.elem)
+    out = TensorType((c, _conv_out(h, kh, sh, pt, pb, d[0]), _conv_out(w, kw, sw, pl, pr, d[1])), x.elem)
+    for size, k, s, p, dil, n in ((h, kh, sh, pt, d[0], out.shape[1]), (w, kw, sw, pl, d[1], out.shape[2])):
+        for i in range(n):  # with dilation a window can skip over every real element
+            if not any(0 <= i * s + j * dil - p < size for j in range(k)):
+                _fail(f"output position {i} of a window {a['kernel']} (dilation {d}) lies entirely in the padding")
+    return out
 
 
 define("avgpool2d", operands=("x",),
