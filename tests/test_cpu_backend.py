@@ -253,16 +253,13 @@ def test_float_module_matches_interpreter():
         np.testing.assert_allclose(o, r_, rtol=1e-5, atol=1e-5)
 
 
-def test_maxpool_of_spikes_with_a_window_in_the_padding():
-    """A dilated window entirely in the padding gives -inf, also for a spike input."""
+def test_maxpool_window_entirely_in_the_padding_is_rejected():
+    """A dilated window that skips every real element has no value (it would be -inf even
+    for spikes): the verifier refuses it before any simulator sees it."""
     m = Module("mp", {"T": 2})
     s = m.add("if", [m.add("encode", [inp(m, (1, 3, 3))], name="e")], {"threshold": 0.5}, "s")
-    p = m.add("maxpool2d", [s], {"kernel": [2, 1], "dilations": [4, 1], "pads": [1, 0, 1, 0]}, "p")
-    m.outputs = [m.add("readout", [p], name="o")]
-    x = np.full((2, 1, 3, 3), 0.75, np.float32)
-    out = CpuSimulator(m.verify()).run(x)
-    np.testing.assert_array_equal(out, sncc.interpret(m, x))
-    assert np.isneginf(out[:, 0, 0]).all()
+    with pytest.raises(sncc.VerificationError, match="lies entirely in the padding"):
+        m.add("maxpool2d", [s], {"kernel": [2, 1], "dilations": [4, 1], "pads": [1, 0, 1, 0]}, "p")
 
 
 @pytest.mark.parametrize("mode", ["constant", "rate"])
@@ -433,7 +430,7 @@ def test_module_errors(monkeypatch):
     del m.attrs["T"]
     with pytest.raises(sncc.SnccError, match=r"\bT\b"):  # the verifier or run() asks for T
         CpuSimulator(m).run(np.zeros((1, 20)))
-    with pytest.raises(sncc.SnccError, match="fixed-point mode is not implemented"):
+    with pytest.raises(sncc.SnccError, match="fixed-point mode runs quantized modules"):
         CpuSimulator(m, mode="fixed")
     with pytest.raises(sncc.SnccError, match="unknown CPU simulator mode"):
         CpuSimulator(m, mode="double")
@@ -452,7 +449,7 @@ def test_module_errors(monkeypatch):
     w = m.const(np.ones((3, 4), np.int8), "w", elem=Fixed(8, 4))
     m.outputs = [m.add("dense", [x, w], name="fc", result_type=TensorType((3,), Fixed(16, 4)))]
     with pytest.raises(sncc.SnccError, match=r"float mode cannot run fixed-point IR \('input' op %x has type "
-                                             r"tensor<4xfx<16,8>>\); the fixed-point mode is not implemented yet"):
+                                             r"tensor<4xfx<16,8>>\); use mode='fixed'"):
         CpuSimulator(m)
 
     # an op kind the backend does not know
@@ -478,3 +475,151 @@ def test_kernels_check_shapes():
                  np.zeros((1, 4, 2, 2), np.float32), 1, 1, 0, 0, 1, 1)
     with pytest.raises(ValueError, match="encode"):
         K.encode_rate(np.zeros((2, 1, 4), np.float32), np.zeros((3, 5), np.uint32), np.zeros((2, 3, 4), np.uint8))
+
+
+# -- fixed-point mode (spec/ir.md section 6): bit-exact against sncc.interpret ----------
+
+def quantized(m, opts="weight_bits=8"):
+    ctx = sncc.pass_manager.PassContext()
+    qm = sncc.PassManager.parse(f"quantize{{{opts}}}").run(m.clone(), ctx)
+    return qm, ctx.reports["quantize"]["layers"]
+
+
+def check_fixed(qm, *xs, T=None, sim=None):
+    """mode="fixed" equals the interpreter exactly: outputs (float64 q * 2^-F) and the
+    spike count of every `if` op."""
+    ref, ref_counts = reference(qm, *xs, T=T)
+    out, counts = (sim or CpuSimulator(qm, mode="fixed")).run(*xs, T=T, record=True)
+    refs, outs = (ref, out) if isinstance(ref, tuple) else ((ref,), (out,))
+    assert len(outs) == len(refs)
+    for o, r in zip(outs, refs):
+        assert o.dtype == np.float64 and o.shape == r.shape
+        assert np.array_equal(o, r)
+    assert counts == ref_counts
+    assert any(v > 0 for v in counts.values()), counts
+    return out, counts
+
+
+def fixed_cnn(rng, mode="constant", reset="subtract", T=8):
+    """Everything quantize accepts: conv2d (groups, strides, asymmetric pads, dilation),
+    2x2 avgpool, gated_maxpool2d, residual add of spikes and currents, mul by a constant,
+    concat, transpose, reshape, global_avgpool, flatten, dense, count and current readouts,
+    a readout read by another op (partial sums)."""
+    m = Module("qcnn", {"T": T})
+    e = m.add("encode", [inp(m, (2, 9, 9))], {"mode": mode, "seed": 11}, "e")
+    c1 = m.add("conv2d", [e, m.const(dy(rng, (8, 1, 3, 3)), "w1"), m.const(dy(rng, (8,)), "b1")],
+               {"strides": [2, 1], "pads": [1, 0, 2, 1], "dilations": [1, 2], "groups": 2}, "c1")
+    s1 = m.add("if", [c1], {"threshold": 1.0, "reset": reset}, "s1")                       # [8, 6, 5]
+    p1 = m.add("avgpool2d", [s1], {"kernel": [2, 2], "strides": [2, 1]}, "p1")             # [8, 3, 4]
+    c2 = m.add("conv2d", [p1, m.const(dy(rng, (8, 8, 3, 3)), "w2")], {"pads": [1, 1, 1, 1]}, "c2")
+    r = m.add("add", [c2, p1], name="res")
+    r = m.add("mul", [r, m.const(dy(rng, (8, 1, 1), 1, 5, 4), "scale")], name="scaled")
+    s2 = m.add("if", [r], {"threshold": 1.0, "reset": reset, "v0": 0.5}, "s2")
+    g = m.add("gated_maxpool2d", [s2], {"kernel": [2, 2], "strides": [1, 2], "pads": [1, 0, 0, 1]}, "g")  # [8, 4, 2]
+    cat = m.add("concat", [g, m.add("avgpool2d", [g], {"kernel": [1, 1]}, "id_pool")], {"axis": 0}, "cat")
+    t = m.add("transpose", [cat], {"perm": [0, 2, 1]}, "t")                               # [16, 2, 4]
+    gap = m.add("global_avgpool", [t], name="gap")
+    d = m.add("dense", [m.add("flatten", [gap], name="f"), m.const(dy(rng, (10, 16)), "w3"),
+                        m.const(dy(rng, (10,)), "b3")], name="d")
+    s3 = m.add("if", [d], {"threshold": 1.0, "reset": reset}, "s3")
+    acc = m.add("readout", [s3], {"mode": "count"}, "acc")
+    s4 = m.add("if", [m.add("mul", [acc, m.const(np.float32([0.5]), "half")], name="m")], {"threshold": 1.0}, "s4")
+    m.outputs = [m.add("readout", [d], name="o"), m.add("readout", [s4], {"mode": "count"}, name="o2"), acc]
+    return m.verify()
+
+
+@pytest.mark.parametrize("mode", ["constant", "rate"])
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_fixed_mlp_exact(mode, reset):
+    rng = np.random.default_rng(21)
+    m = mlp(rng, sizes=(40, 36, 20, 6), mode=mode, reset=reset, T=12)
+    x = dy(rng, (40, 40), 0, 17, 16)
+    for opts in ("weight_bits=8", "weight_bits=4"):
+        qm, _ = quantized(m, opts)
+        check_fixed(qm, x)
+        check_fixed(qm, x, T=5)                      # a run may override T
+    # narrow membranes (5 bits): saturation, still bit for bit
+    qw, _ = quantized(m, "weight_bits=4,input_bits=2")
+    qn, layers = quantized(m, "weight_bits=4,input_bits=2,membrane_bits=5")
+    assert all(d["may_saturate"] for d in layers if "membrane_bits" in d)
+    _, counts_n = check_fixed(qn, x)
+    _, counts_w = check_fixed(qw, x)
+    if mode == "rate":
+        assert counts_n != counts_w                  # saturation did change the spikes
+
+
+@pytest.mark.parametrize("mode", ["constant", "rate"])
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_fixed_cnn_exact(mode, reset):
+    rng = np.random.default_rng(22)
+    m = fixed_cnn(rng, mode, reset)
+    x = dy(rng, (12, 2, 9, 9), 0, 17, 16)
+    for opts in ("weight_bits=8", "weight_bits=4,membrane_bits=12"):
+        qm, _ = quantized(m, opts)
+        check_fixed(qm, x)
+
+
+def test_fixed_snapshots_chunks_and_threads():
+    rng = np.random.default_rng(23)
+    qm, _ = quantized(mlp(rng, sizes=(30, 24, 10), mode="rate", T=10))
+    x = dy(rng, (70, 30), 0, 17, 16)
+    ref, _ = check_fixed(qm, x)
+    snaps = [1, 4, 10]
+    got = CpuSimulator(qm, mode="fixed").run(x, snapshots=snaps)
+    for t in snaps:
+        assert np.array_equal(got[t], sncc.interpret(qm, x, T=t))
+    for sim in (CpuSimulator(qm, mode="fixed", chunk_bytes=1), CpuSimulator(qm, mode="fixed", threads=1),
+                CpuSimulator(qm, mode="fixed", threads=3)):
+        assert np.array_equal(sim.run(x), ref)
+
+
+def test_fixed_int64_paths():
+    """Wide accumulators and membranes (> 31 bits: int64 kernels) and inputs that fall
+    outside the calibrated range (clamped to the input type like the interpreter)."""
+    rng = np.random.default_rng(24)
+    m = mlp(rng, sizes=(64, 32, 8), T=6, weights=lambda r, s: (r.integers(-128, 128, s) / 8).astype(np.float32))
+    qm, _ = quantized(m, "weight_bits=16,input_bits=20")
+    x = rng.random((10, 64)) * 2.5 - 0.5                        # float64, beyond calib range [0, 1]
+    sim = CpuSimulator(qm, mode="fixed")
+    assert "int64" in sim.describe()
+    check_fixed(qm, x, sim=sim)
+
+
+def test_fixed_converted_mnist_mlp(mnist):
+    from pathlib import Path
+
+    (x, _), (x_test, y_test) = mnist
+    path = Path(__file__).parent.parent / "examples" / "mlp.onnx"
+    for encoding in ("constant", "rate"):
+        snn = sncc.convert(str(path), calibration_data=x[:500], T=16, encoding=encoding, progress=False)
+        qm, _ = quantized(snn.module)
+        out, _ = check_fixed(qm, x_test[:300])
+        assert np.mean(out.argmax(1) == y_test[:300]) > 0.9
+
+
+def test_fixed_errors():
+    rng = np.random.default_rng(25)
+    qm, _ = quantized(mlp(rng))
+    sim = CpuSimulator(qm, mode="fixed")
+    for bad in (np.nan, np.inf):
+        x = np.zeros((2, 20))
+        x[1, 3] = bad
+        with pytest.raises(sncc.SnccError, match=r"input %x: 1 non-finite value.*first at index \[1, 3\]"):
+            sim.run(x)
+    with pytest.raises(sncc.SnccError, match=r"expected a batch of shape \[N, 20\], got \[2, 21\]"):
+        sim.run(np.zeros((2, 21)))
+    with pytest.raises(sncc.SnccError, match="add a leading axis"):
+        sim.run(np.zeros(20))
+    with pytest.raises(sncc.SnccError, match="takes 1 input"):
+        sim.run(np.zeros((1, 20)), np.zeros((1, 20)))
+    with pytest.raises(sncc.SnccError, match="fixed-point mode runs quantized modules"):
+        CpuSimulator(mlp(rng), mode="fixed")
+    with pytest.raises(sncc.SnccError, match="float mode cannot run fixed-point IR"):
+        CpuSimulator(qm)
+    # an op without fixed-point semantics, named
+    m = Module("mx", {"T": 2})
+    x = m.add("input", (), {"index": 0}, "x", TensorType((1, 4, 4), Fixed(10, 8)))
+    p = m.add("maxpool2d", [x], {"kernel": [2, 2]}, "pool")
+    m.outputs = [m.add("readout", [p], name="o")]
+    with pytest.raises(sncc.SnccError, match=r"fixed-point mode cannot execute 'maxpool2d' op %pool"):
+        CpuSimulator(m.verify(), mode="fixed")

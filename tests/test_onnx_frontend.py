@@ -48,6 +48,7 @@ def test_residual_batchnorm_folding_changes_no_output(exported):
 
 def test_dynamo_exporter_output_imports(tmp_path, mnist):
     torch = pytest.importorskip("torch")
+    pytest.importorskip("onnxscript")  # torch's dynamo exporter needs it (in the dev extra)
     from conftest import CNN, randomize_batchnorm
 
     model = randomize_batchnorm(CNN(), 5).eval()
