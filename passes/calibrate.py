@@ -114,6 +114,9 @@ class Calibrate(Pass):
         "percentile": Option(float, 99.9, "percentile of the activation values used as scale",
                              check=lambda p: None if 0 < p <= 100 else "must be in (0, 100]"),
         "granularity": Option(str, "channel", "one scale per channel (neuron) or per layer", choices=("layer", "channel")),
+        "channel_floor": Option(float, 0.125, "per channel: no scale below this fraction of the layer's largest "
+                                "(a near-silent channel would otherwise get huge weights that crowd out the others "
+                                "in fixed point)", check=lambda f: None if 0 <= f <= 1 else "must be in [0, 1]"),
         "samples": Option(int, 0, "use at most this many samples (0: all)",
                           check=lambda n: None if n >= 0 else "must be >= 0"),
         "batch": Option(int, 256, "samples per interpreter call", check=lambda n: None if n >= 1 else "must be >= 1"),
@@ -164,6 +167,8 @@ class Calibrate(Pass):
                 scale[:] = 1.0
             elif (scale <= 0).any():
                 scale[scale <= 0] = layer_scale  # dead channels: any positive scale is safe
+            if len(scale) > 1:
+                scale = np.maximum(scale, self.opts["channel_floor"] * layer_scale)
             op.attrs["calib.scale"] = float(scale[0]) if len(scale) == 1 else scale.astype(np.float32)
             op.attrs["calib.max"] = float(st.max.max())
             op.attrs["calib.percentile"] = p

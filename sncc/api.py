@@ -34,8 +34,14 @@ def _to_onnx(model, example: np.ndarray):
     x = torch.from_numpy(np.ascontiguousarray(example[:1], dtype=np.float32))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (x,), buf, input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "N"}, "y": {0: "N"}}, dynamo=False)
+        try:
+            torch.onnx.export(model, (x,), buf, input_names=["x"], output_names=["y"],
+                              dynamic_axes={"x": {0: "N"}, "y": {0: "N"}}, dynamo=False)
+        except Exception as e:  # the model rejected the example, or torch cannot export it
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise SnccError(f"could not export the {type(model).__name__} to ONNX with an example input of shape "
+                            f"{list(x.shape)} taken from calibration_data: {first}; give calibration data in the "
+                            "model's own input shape") from None
     return onnx.load_from_string(buf.getvalue())
 
 

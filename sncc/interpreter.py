@@ -58,7 +58,7 @@ def conv2d(x, w, b, strides, pads, dilations, groups):
     y = np.einsum("bgchwij,gocij->bgohw", win, wg, optimize=True).reshape(B, O, Ho, Wo)
     if b is not None:
         y = y + b.reshape(1, O, 1, 1)
-    return y.astype(np.float32, copy=False)
+    return y if y.dtype.kind == "i" else y.astype(np.float32, copy=False)
 
 
 def avgpool2d(x, kernel, strides, pads, count_include_pad):
@@ -137,44 +137,21 @@ def _frac(t) -> int:
 
 
 def _fixed_op(op: Operation, args: list[np.ndarray]) -> np.ndarray:
+    """Section 6: what differs from the float semantics; the rest (dense, conv2d, mul and
+    data movement) is the same code as `_float_op`, exact on int64 (numpy integer products
+    do not go through BLAS)."""
     a, k = op.attrs, op.kind
-    x = args[0] if args else None
     if k == "const":
         return a["value"].astype(np.int64)[None]
-    if k == "dense":
-        y = np.einsum("bk,nk->bn", x, args[1][0])  # int64: exact, no BLAS rounding
-        return y + args[2] if len(args) > 2 else y
-    if k == "conv2d":
-        B = x.shape[0]
-        w = args[1][0]
-        O, Cg, kh, kw = w.shape
-        g = a["groups"]
-        win = _windows(x, (kh, kw), a["strides"], a["pads"], a["dilations"], 0)
-        Ho, Wo = win.shape[2:4]
-        y = np.einsum("bgchwij,gocij->bgohw", win.reshape(B, g, Cg, Ho, Wo, kh, kw),
-                      w.reshape(g, O // g, Cg, kh, kw)).reshape(B, O, Ho, Wo)
-        return y + args[2][0].reshape(1, O, 1, 1) if len(args) > 2 else y
-    if k == "avgpool2d":
-        return _windows(x, a["kernel"], a["strides"], a["pads"], (1, 1), 0).sum(axis=(-2, -1))
+    if k == "avgpool2d":  # a power-of-two window: the sum, with log2(n) more fraction bits
+        return _windows(args[0], a["kernel"], a["strides"], a["pads"], (1, 1), 0).sum(axis=(-2, -1))
     if k == "global_avgpool":
-        return x.sum(axis=(2, 3), keepdims=True)
-    if k in ("add", "concat"):
+        return args[0].sum(axis=(2, 3), keepdims=True)
+    if k in ("add", "concat"):  # align every operand to the result's fraction bits
         F = _frac(op.type)
-        parts = [v << (F - _frac(o.type)) for v, o in zip(args, op.operands)]
-        if k == "add":
-            return parts[0] + _align(parts[1], parts[0].ndim)
-        n = max(v.shape[0] for v in parts)
-        return np.concatenate([np.broadcast_to(v, (n,) + v.shape[1:]) for v in parts], axis=a["axis"] + 1)
-    if k == "mul":
-        return x * _align(args[1], x.ndim)
-    if k in ("identity", "dropout"):
-        return x
-    if k == "flatten":
-        return x.reshape(x.shape[0], -1)
-    if k == "reshape":
-        return x.reshape((x.shape[0],) + tuple(a["shape"]))
-    if k == "transpose":
-        return x.transpose([0] + [p + 1 for p in a["perm"]])
+        args = [v << (F - _frac(o.type)) for v, o in zip(args, op.operands)]
+    if k in ("dense", "conv2d", "add", "concat", "mul", "identity", "dropout", "flatten", "reshape", "transpose"):
+        return _float_op(op, args)
     raise SnccError(f"{op.describe()} has no fixed-point semantics (spec/ir.md section 6)")
 
 
@@ -269,7 +246,8 @@ def _spiking_op(op: Operation, args, state: _State, t: int, T: int, cache: dict)
         acc = (x.astype(np.int64) if fixed else x.astype(np.float32)) if acc is None else acc + x
         state.v[key] = acc
         k, s, p, d = a["kernel"], a["strides"], a["pads"], a["dilations"]
-        win_acc = _windows(acc, k, s, p, d, -np.inf)
+        lowest = -np.inf if acc.dtype.kind == "f" else np.iinfo(acc.dtype).min  # padding never wins
+        win_acc = _windows(acc, k, s, p, d, lowest)
         flat = win_acc.reshape(win_acc.shape[:4] + (-1,))
         choice = flat.argmax(axis=-1)[..., None]  # first maximum in row-major window order
         win_x = _windows(x, k, s, p, d, 0).reshape(flat.shape)
