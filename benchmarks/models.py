@@ -37,21 +37,7 @@ EPOCHS = {"mlp": 12, "qcfs": 12, "cnn": 4}
 
 def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, lr: float = 1e-3, batch: int = 128,
           seed: int = 0) -> nn.Module:
-    torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    steps = epochs * (len(x) // batch)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    model.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(xt))
-        for i in range(0, len(xt) - batch + 1, batch):
-            idx = perm[i:i + batch]
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
-            opt.step()
-            sched.step()
-    return model.eval()
+    return sncc.nn.train_classifier(model, x, y, epochs=epochs, lr=lr, batch=batch, seed=seed)
 
 
 def inputs(name: str, x: np.ndarray) -> np.ndarray:

@@ -11,23 +11,7 @@ import torch
 from torch import nn
 
 from sncc.datasets import load_mnist
-
-
-def train(model, x, y, epochs=12, lr=1e-3, batch=128, seed=0):
-    torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * (len(x) // batch))
-    x, y = torch.from_numpy(x), torch.from_numpy(y)
-    model.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(x))
-        for i in range(0, len(x) - batch + 1, batch):
-            idx = perm[i:i + batch]
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
-            opt.step()
-            sched.step()
-    return model.eval()
+from sncc.nn import train_classifier
 
 
 def main():
@@ -38,7 +22,7 @@ def main():
     torch.manual_seed(0)
     (x_train, y_train), (x_test, y_test) = load_mnist()
     model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
-    train(model, x_train, y_train, epochs=args.epochs)
+    train_classifier(model, x_train, y_train, epochs=args.epochs)
     with torch.no_grad():
         acc = (model(torch.from_numpy(x_test)).argmax(1).numpy() == y_test).mean()
     with warnings.catch_warnings():

@@ -141,18 +141,9 @@ def exported(model_dir, mnist):
 
 def train_quick(model, x, y, epochs=2, lr=2e-3, batch=64, seed=0):
     """Seeded Adam training for tests (seconds on the CPU)."""
-    torch.manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    model.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(xt))
-        for i in range(0, len(xt) - batch + 1, batch):
-            idx = perm[i:i + batch]
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
-            opt.step()
-    return model.eval()
+    from sncc.nn import train_classifier
+
+    return train_classifier(model, x, y, epochs=epochs, lr=lr, batch=batch, seed=seed, cosine=False)
 
 
 def accuracy(model, x, y):
