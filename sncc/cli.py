@@ -68,7 +68,8 @@ def _compile_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL", help="an .onnx model or an .sir IR file")
     p.add_argument("--target", choices=TARGETS, default="ir",
                    help="what to produce: ir = the IR text after the pipeline (default)")
-    p.add_argument("-o", "--output", metavar="OUT", help="output file (target ir; default: stdout)")
+    p.add_argument("-o", "--output", metavar="OUT", help="output: the IR file for targets ir and cpu (default: stdout), "
+                   "the project folder for artix7")
     p.add_argument("--pipeline", metavar="PIPE", help=f"passes to run (default: {DEFAULT_PIPELINE['ir']}; "
                    "with --calib: the full conversion canonicalize,fold-batchnorm,dce,calibrate,normalize,convert-to-snn)")
     p.add_argument("-T", type=int, metavar="N", help="timesteps of the spiking network (module attribute T)")
