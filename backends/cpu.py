@@ -1,4 +1,4 @@
-"""The CPU backend: a compiled simulator of spiking IR modules (float32 mode).
+"""The CPU backend: a compiled simulator of spiking IR modules (float32 and fixed-point modes).
 
 `CpuSimulator(module)` lowers a spiking (or float) `Module` once into a plan of calls to
 the Cython kernels of `sncc.runtime.spiking_kernels`; `run(x)` executes it on a batch
@@ -45,9 +45,19 @@ of one per kernel, which also keeps a busy machine from stalling every kernel on
 descheduled thread. Small batches run chunk after chunk with OpenMP inside each kernel.
 Results do not depend on the split (every row is computed the same way).
 
-Modes: only "float" (IEEE binary32, the reference semantics) exists; a "fixed" mode
-(bit-exact fixed point, spec/ir.md section 6) will be a second lowering next to
-`_FloatLowering` producing steps for the same executor.
+Modes: "float" (IEEE binary32, the reference semantics of spec/ir.md section 5) and
+"fixed" (quantized modules, spec/ir.md section 6: bit-exact integers; `_FixedLowering`
+produces steps for the same executor). In fixed mode every value is its integers q:
+spikes uint8, others int32 where the worst case over every input the types admit fits
+(tracked per value when lowering: `_Slot.maxabs`), else int64; inputs are quantized per
+chunk exactly like `sncc.interpreter.quantize_input`; outputs are float64 q * 2^-F, equal
+(np.array_equal) to what `sncc.interpret` returns. Kernels: dense on spikes is event
+driven with int32 vectors; dense on integer inputs (the first layer) runs f32 FMAs in
+blocks of active inputs whose sums provably stay below 2^24 (exact) and adds them to int32
+accumulators; conv2d and the power-of-two pooling windows use the f32 kernels when every
+sum is below 2^24 (exact), else the interpreter's int64 numpy; `if` saturates at `vbits`
+in int32 or int64 membranes; add/mul/concat/transpose and gated_maxpool2d use numpy int64.
+Ops without fixed-point semantics (maxpool2d, relu, ...) raise SnccError naming the op.
 """
 from __future__ import annotations
 
@@ -100,11 +110,13 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 class _Slot:
     """A lowered IR value: where it lives (its kind), its storage dtype and sample shape."""
 
-    __slots__ = ("index", "kind", "dtype", "shape", "value", "name")
+    __slots__ = ("index", "kind", "dtype", "shape", "value", "name", "maxabs", "frac")
 
     def __init__(self, index: int, kind: int, dtype: np.dtype, shape: tuple, name: str):
         self.index, self.kind, self.dtype, self.shape, self.name = index, kind, dtype, tuple(shape), name
         self.value: np.ndarray | None = None  # CONST: the array, shape [1, *shape]
+        self.maxabs = 0  # fixed mode: a bound on |q| for every input the type admits
+        self.frac = 0    # fixed mode: fraction bits F (values are q * 2^-F)
 
     @property
     def size(self) -> int:
@@ -514,7 +526,7 @@ class _FloatLowering:
         for op in m.ops:
             if isinstance(op.type.elem, Fixed):
                 raise SnccError(f"the CPU simulator's float mode cannot run fixed-point IR ({op.describe()} "
-                                f"has type {op.type}); the fixed-point mode is not implemented yet")
+                                f"has type {op.type}); use mode='fixed'")
 
     def lower(self) -> "_Program":
         m = self.m
@@ -630,6 +642,369 @@ def _has_empty_window(op: Operation) -> bool:
         empty(Wo, W, a["kernel"][1], a["strides"][1], a["pads"][1], a["dilations"][1])
 
 
+# -- steps and lowering of the fixed-point mode (spec/ir.md section 6) ----------------
+
+_I32, _I64 = np.dtype(np.int32), np.dtype(np.int64)
+_LIM32 = 1 << 31
+
+
+def _int_dtype(maxabs: int) -> np.dtype:
+    """int32 where every value the op can produce fits (its worst case), else int64."""
+    return _I32 if maxabs < _LIM32 else _I64
+
+
+def _frac_of(t) -> int:
+    return t.elem.frac if isinstance(t.elem, Fixed) else 0
+
+
+def _per_element64(a, shape: tuple) -> np.ndarray:
+    """An `if` threshold/v0 as one float64 per neuron (the interpreter's broadcasting)."""
+    size = int(np.prod(shape, dtype=np.int64))
+    arr = np.asarray(a, dtype=np.float64)
+    if arr.ndim == 0:
+        return np.full(size, float(arr))
+    if arr.shape == tuple(shape):
+        return arr.reshape(-1).copy()
+    return np.repeat(arr.reshape(-1), size // arr.shape[0])
+
+
+class _NonFinite(Exception):
+    """A chunk's input holds NaN or inf (run() reports it like float mode)."""
+
+
+class _FixedInputStep(_InputStep):
+    """The input's integers, quantized per chunk into a reused buffer (spec/ir.md section 6):
+    q = clamp(floor(x * 2^F + 1/2), min, max) in double precision."""
+
+    def __init__(self, op, out, position, elem):
+        super().__init__(op, out, position)
+        self.frac, self.lo, self.hi = elem.frac, elem.min_int, elem.max_int
+
+    def run(self, ctx):
+        x = ctx.inputs[self.position]
+        buf = ctx.buffer(self, self.out)
+        if _k.quantize_input(x.reshape(-1), self.frac, self.lo, self.hi, buf.reshape(-1), ctx.threads):
+            raise _NonFinite()
+        ctx.env[self.out.index] = buf
+
+    def bytes_per_sample(self, T):
+        return self.out.size * self.out.dtype.itemsize
+
+
+class _FixedDenseStep(_Step):
+    """Integer dense: spikes event driven, integers skipping zeros; int32 or int64 sums."""
+
+    def __init__(self, op, out, x, wt, bias, block=0):
+        super().__init__(op, out, [x])
+        self.wt, self.bias = wt, bias  # [K, Np] of out.dtype (zero padded), or float32 (block); [N] or [0]
+        self.block = block  # > 0: int32 rows through exact f32 sums of `block` active inputs
+
+    def run(self, ctx):
+        xr = self.rows(ctx, self.ins[0])
+        buf = ctx.buffer(self, self.out)
+        if self.block:
+            _k.dense_fixed_exact_f32(xr, self.wt, self.bias, buf.reshape(-1, self.out.shape[0]), self.block,
+                                     ctx.threads)
+        else:
+            _k.dense_fixed(xr, self.wt, self.bias, buf.reshape(-1, self.out.shape[0]), ctx.threads)
+        ctx.env[self.out.index] = buf
+
+
+class _FixedViaFloatStep(_Step):
+    """conv2d / avgpool2d / global_avgpool through the float kernels, exactly: every
+    operand and every partial sum is an integer below 2^24 in magnitude (checked when
+    lowering), so f32 arithmetic is exact whatever the order; `scale` (2^s for the
+    pooling windows) turns the kernel's mean back into the window sum."""
+
+    def __init__(self, op, out, x, kernel, scale):
+        super().__init__(op, out, [x])
+        self.kernel, self.scale = kernel, scale
+
+    def run(self, ctx):
+        x = self.ins[0]
+        xr = self.rows(ctx, x)
+        if xr.dtype != _U8:
+            xr = xr.astype(np.float32)
+        fbuf = ctx.buffer((self, "f32"), self.out, dtype=_F32)
+        self.kernel(xr, fbuf, ctx.threads)
+        buf = ctx.buffer(self, self.out)
+        if self.scale != 1:
+            np.multiply(fbuf, np.float32(self.scale), out=fbuf)
+        np.copyto(buf, fbuf, casting="unsafe")
+        ctx.env[self.out.index] = buf
+
+    def bytes_per_sample(self, T):
+        return super().bytes_per_sample(T) * 2
+
+
+class _FixedNumpyStep(_Step):
+    """The other stateless ops (add, mul, concat, transpose, and conv/pooling beyond the
+    exact f32 range): the reference interpreter's int64 formulas on rows."""
+
+    def __init__(self, op, out, ins):
+        super().__init__(op, out, ins)
+        from sncc.interpreter import _fixed_op
+        self.fn = _fixed_op
+
+    def run(self, ctx):
+        args = []
+        for s in self.ins:
+            if s.kind == CONST:
+                args.append(ctx.env[s.index].astype(np.int64))
+            else:
+                arr = ctx.broadcast(s, self.out.kind)
+                args.append(arr.reshape((-1,) + s.shape).astype(np.int64))
+        y = self.fn(self.op, args)
+        buf = ctx.buffer(self, self.out)
+        np.copyto(buf, np.broadcast_to(y, (buf.size // self.out.size if self.out.size else 0,) + self.out.shape)
+                  .reshape(buf.shape), casting="unsafe")
+        ctx.env[self.out.index] = buf
+
+
+class _FixedEncodeRateStep(_EncodeRateStep):
+    """Rate encoding of integers: spike iff u < clamp(q, 0, 2^F) << (24 - F)."""
+
+    def __init__(self, op, out, x, seed, frac):
+        super().__init__(op, out, x, seed)
+        self.frac = frac
+
+    def run(self, ctx):
+        x = ctx.steps_view(self.ins[0])
+        F = self.frac
+        thr = (np.clip(x, 0, 1 << F).astype(np.int64) << (24 - F)).astype(np.uint32)
+        buf = ctx.buffer(self, self.out)
+        _k.encode_rate_fixed(np.ascontiguousarray(thr), self.table(ctx.T), buf.reshape(ctx.B, ctx.T, -1),
+                             ctx.threads)
+        ctx.env[self.out.index] = buf
+
+
+class _FixedIfStep(_Step):
+    def __init__(self, op, out, x, threshold, v0, lo, hi, reset_zero, record_name):
+        super().__init__(op, out, [x])
+        self.threshold, self.v0 = threshold, v0  # [S] each, of the membrane dtype
+        self.lo, self.hi, self.reset_zero, self.record_name = lo, hi, reset_zero, record_name
+
+    def run(self, ctx):
+        buf = ctx.buffer(self, self.out)
+        counts = ctx.buffer((self, "counts"), self.out, _I64, shape=(), lead=(ctx.B,))
+        x = ctx.steps_view(self.ins[0])
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)
+        _k.if_neuron_fixed(x, self.threshold, self.v0, buf.reshape(ctx.B, ctx.T, -1), counts, self.lo, self.hi,
+                           self.reset_zero, ctx.threads)
+        if ctx.counts is not None:
+            ctx.counts[self.record_name] += int(counts.sum())
+        ctx.env[self.out.index] = buf
+
+
+class _FixedGatedMaxPoolStep(_Step):
+    """gated_maxpool2d on integers (numpy, int64 running sums): per window the first
+    position in row-major window order with the largest sum; padding never wins (its sum
+    is below every integer sum) and contributes 0."""
+
+    def __init__(self, op, out, ins):
+        super().__init__(op, out, ins)
+        from sncc.interpreter import _windows
+        self.windows = _windows
+
+    def run(self, ctx):
+        a, x = self.op.attrs, self.ins[0]
+        k, s, p, d = a["kernel"], a["strides"], a["pads"], a["dilations"]
+        xv = ctx.steps_view(x).reshape((ctx.B, -1) + x.shape)
+        buf = ctx.buffer(self, self.out)
+        acc = np.zeros((ctx.B,) + x.shape, np.int64)
+        low = np.iinfo(np.int64).min
+        for t in range(ctx.T):
+            xt = xv[:, t if xv.shape[1] > 1 else 0]
+            acc += xt
+            win = self.windows(acc, k, s, p, d, low)
+            flat = win.reshape(win.shape[:4] + (-1,))
+            choice = flat.argmax(axis=-1)[..., None]
+            win_x = self.windows(xt, k, s, p, d, 0).reshape(flat.shape)
+            np.copyto(buf[:, t], np.take_along_axis(win_x, choice, axis=-1)[..., 0], casting="unsafe")
+        ctx.env[self.out.index] = buf
+
+
+class _FixedReadoutStep(_Step):
+    """readout in int64 (see _ReadoutStep)."""
+
+    def run(self, ctx):
+        x = ctx.steps_view(self.ins[0])
+        if not x.flags.c_contiguous:
+            x = np.ascontiguousarray(x)
+        if self.out.kind == STATIC and ctx.snapshots:
+            cum = ctx.buffer((self, "all"), self.out, lead=(ctx.B, ctx.T))
+            _k.readout_sum_fixed(x, cum.reshape(ctx.B, ctx.T, -1), ctx.T, True, ctx.threads)
+            ctx.cumulative[self.out.index] = cum
+            ctx.env[self.out.index] = cum[:, ctx.T - 1]
+            return
+        buf = ctx.buffer(self, self.out)
+        keep_all = self.out.kind == DYNAMIC
+        _k.readout_sum_fixed(x, buf.reshape(ctx.B, ctx.T if keep_all else 1, -1), ctx.T, keep_all, ctx.threads)
+        ctx.env[self.out.index] = buf
+
+
+_EXACT_F32 = 1 << 24  # integers below this (in magnitude) and their sums are exact in f32
+
+
+class _FixedLowering(_FloatLowering):
+    """Walks module.ops once and builds the plan of the fixed-point mode: every value is
+    its integers q (spikes uint8; int32 where the worst case fits, else int64)."""
+
+    @staticmethod
+    def check_fixed(m: Module) -> None:
+        ins = m.inputs
+        if not ins or not all(isinstance(v.type.elem, Fixed) for v in ins):
+            raise SnccError("the CPU simulator's fixed-point mode runs quantized modules (inputs of type fx<W,F>; "
+                            "run the 'quantize' pass first) or use mode='float'")
+
+    def new_fixed(self, op: Operation, kind: int, maxabs: int, spike: bool = False, dtype=None) -> _Slot:
+        dt = _U8 if spike else (dtype if dtype is not None else _int_dtype(maxabs))
+        s = self.new_slot(op, kind, dt)
+        s.maxabs, s.frac = (1 if spike else int(maxabs)), _frac_of(op.type)
+        return s
+
+    def const_int(self, op: Operation, v: Value, what: str) -> np.ndarray:
+        s = self.slot(v)
+        if s.kind != CONST:
+            raise SnccError(f"{op.describe()}: the CPU backend needs a constant {what} "
+                            f"(%{s.name} depends on the input)")
+        return s.value[0].astype(np.int64)
+
+    def unsupported(self, op: Operation, why: str = ""):
+        raise SnccError(f"the CPU simulator's fixed-point mode cannot execute {op.describe()}"
+                        f"{': ' + why if why else ''} (no fixed-point semantics in spec/ir.md section 6)")
+
+    def lower_op(self, op: Operation) -> None:
+        k, a = op.kind, op.attrs
+        ins = [self.slot(v) for v in op.operands]
+        kind = max((s.kind for s in ins), default=CONST)
+        x = ins[0] if ins else None
+        spike_out = op.type.elem.__class__.__name__ == "Spike"
+        if k == "input":
+            e = op.type.elem
+            if not isinstance(e, Fixed):
+                self.unsupported(op, f"a float input ({op.type}) in a quantized module")
+            out = self.new_fixed(op, STATIC, max(-e.min_int, e.max_int))
+            self.steps.append(_FixedInputStep(op, out, a["index"], e))
+        elif k == "const":
+            val = np.asarray(a["value"]).astype(np.int64)
+            out = self.new_fixed(op, CONST, int(np.abs(val).max(initial=0)), dtype=_I64)
+            out.value = np.ascontiguousarray(val).reshape((1,) + op.type.shape)
+        elif k == "dense":
+            w = self.const_int(op, op.operands[1], "weight")  # [N, K]
+            b = self.const_int(op, op.operands[2], "bias") if len(op.operands) > 2 else None
+            bound = int(np.abs(w).sum(axis=1).max(initial=0)) * x.maxabs + \
+                (int(np.abs(b).max(initial=0)) if b is not None else 0)
+            dtype = _I64 if x.dtype == _I64 else _int_dtype(bound)
+            N, K_ = w.shape
+            bias = np.ascontiguousarray(b.astype(dtype) if b is not None else np.zeros(0, dtype))
+            prod = x.maxabs * int(np.abs(w).max(initial=0))
+            out = self.new_fixed(op, x.kind, bound, dtype=dtype)
+            if x.dtype == _I32 and dtype == _I32 and 0 < prod < _EXACT_F32:
+                # integer inputs (the first layer): f32 FMAs, exact in blocks of active inputs
+                wt = _k.dense_weight_layout(w.astype(np.float32))
+                self.add_step(_FixedDenseStep(op, out, x, wt, bias, (_EXACT_F32 - 1) // prod))
+            else:
+                wt = np.zeros((K_, (N + 15) // 16 * 16), dtype)
+                wt[:, :N] = w.T
+                self.add_step(_FixedDenseStep(op, out, x, wt, bias))
+        elif k == "conv2d":
+            w = self.const_int(op, op.operands[1], "weight")
+            b = self.const_int(op, op.operands[2], "bias") if len(op.operands) > 2 else None
+            bound = int(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max(initial=0)) * x.maxabs + \
+                (int(np.abs(b).max(initial=0)) if b is not None else 0)
+            out = self.new_fixed(op, x.kind, bound)
+            if bound < _EXACT_F32 and x.maxabs < _EXACT_F32:
+                wt = _k.conv_weight_layout(w.astype(np.float32), a["groups"])
+                bias = b.astype(np.float32) if b is not None else np.zeros(0, np.float32)
+                (sh, sw), (pt, pl, _, _), (dh, dw) = a["strides"], a["pads"], a["dilations"]
+                shape = op.type.shape
+
+                def kern(xr, fb, threads, wt=wt, bias=bias):
+                    _k.conv2d(xr, wt, bias, fb.reshape((-1,) + shape), sh, sw, pt, pl, dh, dw, threads)
+                self.add_step(_FixedViaFloatStep(op, out, x, kern, 1))
+            else:
+                self.add_step(_FixedNumpyStep(op, out, ins))
+        elif k in ("avgpool2d", "global_avgpool"):
+            from sncc import ops as _ops
+            try:
+                sh_ = _ops._pow2_window(k, op.operands[0].type, a)
+            except _ops.TypeError_ as e:
+                self.unsupported(op, str(e))
+            n = 1 << sh_
+            out = self.new_fixed(op, x.kind, x.maxabs * n)
+            if x.maxabs * n < _EXACT_F32:
+                shape = op.type.shape
+                if k == "avgpool2d":
+                    def kern(xr, fb, threads):
+                        _k.avgpool2d(xr, fb.reshape((-1,) + shape), *a["kernel"], *a["strides"], a["pads"][0],
+                                     a["pads"][1], a["count_include_pad"], threads)
+                else:
+                    C, H, W = op.operands[0].type.shape
+
+                    def kern(xr, fb, threads):
+                        _k.global_avgpool(xr.reshape(-1, C, H * W), fb.reshape(-1, C), threads)
+                self.add_step(_FixedViaFloatStep(op, out, x, kern, n))
+            else:
+                self.add_step(_FixedNumpyStep(op, out, [x]))
+        elif k in ("add", "concat"):
+            F = _frac_of(op.type)
+            shifted = [s.maxabs << max(F - s.frac, 0) for s in ins]
+            bound = sum(shifted) if k == "add" else max(shifted)
+            self.add_step(_FixedNumpyStep(op, self.new_fixed(op, kind, bound), ins))
+        elif k == "mul":
+            c = ins[1]
+            if c.kind != CONST:
+                self.unsupported(op, "a product of two activations")
+            self.add_step(_FixedNumpyStep(op, self.new_fixed(op, kind, x.maxabs * c.maxabs), ins))
+        elif k == "transpose":
+            self.add_step(_FixedNumpyStep(op, self.new_fixed(op, x.kind, x.maxabs, spike_out, dtype=x.dtype), [x]))
+        elif k in ("identity", "dropout", "flatten", "reshape"):
+            out = self.new_fixed(op, x.kind, x.maxabs, spike_out, dtype=x.dtype)
+            self.alias(op, out, x)
+        elif k == "encode":
+            if a["mode"] == "constant":
+                self.alias(op, self.new_fixed(op, x.kind, x.maxabs, dtype=x.dtype), x)
+            else:
+                F = x.frac
+                if x.dtype == _U8 or not 0 <= F <= 24:
+                    self.unsupported(op, f"rate encoding needs 0..24 fraction bits, got {op.operands[0].type}")
+                self.steps.append(_FixedEncodeRateStep(op, self.new_fixed(op, DYNAMIC, 1, True), x, a["seed"], F))
+        elif k == "if":
+            F = x.frac
+            S = x.size
+            th = np.round(_per_element64(a["threshold"], x.shape) * 2.0 ** F).astype(np.int64)
+            v0 = np.floor(_per_element64(a["v0"], x.shape) * 2.0 ** F + 0.5).astype(np.int64)
+            vbits = a.get("vbits")
+            if vbits is None:
+                self.unsupported(op, "no membrane width (vbits)")
+            lim = 1 << (vbits - 1)
+            narrow = (vbits <= 31 and x.dtype != _I64 and x.maxabs < (1 << 30) and
+                      int(th.min(initial=0)) >= 0 and int(np.abs(th).max(initial=0)) < (1 << 30) and
+                      int(np.abs(v0).max(initial=0)) < (1 << 30))
+            mdt = _I32 if narrow else _I64
+            out = self.new_fixed(op, DYNAMIC, 1, True)
+            self.if_neurons[out.name] = S
+            self.steps.append(_FixedIfStep(op, out, x, th.astype(mdt), v0.astype(mdt), -lim, lim - 1,
+                                           a["reset"] == "zero", out.name))
+        elif k == "gated_maxpool2d":
+            out = self.new_fixed(op, DYNAMIC, x.maxabs, spike_out, dtype=x.dtype)
+            self.steps.append(_FixedGatedMaxPoolStep(op, out, [x]))
+        elif k == "readout":
+            keep_all = id(op.result) in self.has_users
+            out = self.new_fixed(op, DYNAMIC if keep_all else STATIC, 1 << 62, dtype=_I64)
+            self.steps.append(_FixedReadoutStep(op, out, [x]))
+        else:
+            self.unsupported(op)
+
+    def alias(self, op, out, x):
+        if out.kind == CONST:
+            out.value = x.value.astype(out.dtype).reshape((1,) + out.shape)
+        else:
+            self.steps.append(_AliasStep(op, out, [x]))
+
+
 class _Program:
     """A lowered module: the plan of steps and how to feed and read it."""
 
@@ -640,16 +1015,28 @@ class _Program:
         self.input_slots, self.output_slots = input_slots, output_slots
         self.input_shapes, self.input_names = input_shapes, input_names
         self.if_neurons, self.spiking = if_neurons, spiking
+        self.fixed = False
+        self.input_types = [v.type for v in module.inputs]
+        self.output_scales = [2.0 ** -s.frac for s in output_slots]  # fixed mode: q * 2^-F
 
 
 # -- the public API -------------------------------------------------------------------
+
+def _check_finite(what: str, arr: np.ndarray) -> None:
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = np.argwhere(~finite)[0]
+        raise SnccError(f"{what}: {int((~finite).sum())} non-finite value(s) (NaN, inf, or too large for "
+                        f"float32), first at index {bad.tolist()}: {arr[tuple(bad)]}")
+
 
 class CpuSimulator:
     """A compiled simulator of one IR module.
 
     `CpuSimulator(module, mode="float", chunk_bytes=..., threads=None)` lowers `module`
     (verified first); `run(*inputs, T=None, record=False, snapshots=None)` runs a batch
-    (leading axis) and returns the module's output(s) as float32 like `sncc.interpret`;
+    (leading axis) and returns the module's output(s) like `sncc.interpret` (float32; with
+    mode="fixed", for quantized modules, exactly: float64 q * 2^-F);
     with `record=True` it returns `(outputs, spikes)` where `spikes` maps each `if` op (by
     its printed name) to its total number of spikes over the batch and all T steps
     (`neurons` maps it to its number of neurons per sample: firing rate = spikes /
@@ -667,20 +1054,23 @@ class CpuSimulator:
         if _k is None:  # pragma: no cover
             raise SnccError(f"the CPU backend's compiled kernels are missing ({_IMPORT_ERROR}); "
                             f"reinstall sncc (pip install -e .) to build them")
-        if mode != "float":
-            if mode == "fixed":
-                raise SnccError("the CPU simulator's fixed-point mode is not implemented yet; use mode='float'")
-            raise SnccError(f"unknown CPU simulator mode {mode!r}; expected 'float'")
+        if mode not in ("float", "fixed"):
+            raise SnccError(f"unknown CPU simulator mode {mode!r}; expected 'float' or 'fixed'")
         if not isinstance(module, Module):
             raise SnccError(f"CpuSimulator needs an sncc.ir.Module, got {type(module).__name__}")
-        _FloatLowering.check_float(module)
+        lowering = _FloatLowering if mode == "float" else _FixedLowering
+        if mode == "float":
+            _FloatLowering.check_float(module)
+        else:
+            _FixedLowering.check_fixed(module)
         module.verify()
         self.mode = mode
         self.chunk_bytes = int(chunk_bytes)
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise SnccError(f"threads must be a positive integer or None (all cores), got {threads!r}")
         self.threads = threads or 0
-        self.program = _FloatLowering(module).lower()
+        self.program = lowering(module).lower()
+        self.program.fixed = mode == "fixed"
         self._tls = threading.local()  # per-thread buffers, reused across chunks and runs
 
     @property
@@ -707,13 +1097,14 @@ class CpuSimulator:
                                     f"add a leading axis, shape {[1] + list(arr.shape)}")
                 raise SnccError(f"{what}: expected a batch of shape [N, {', '.join(map(str, shape))}], "
                                 f"got {list(arr.shape)}")
+            if p.fixed:  # quantized per chunk (_FixedInputStep; non-finite values: see run())
+                if arr.dtype not in (_F32, np.dtype(np.float64)):
+                    arr = arr.astype(np.float64)
+                out.append(np.ascontiguousarray(arr))
+                continue
             with np.errstate(over="ignore", invalid="ignore"):
                 arr = np.ascontiguousarray(arr, dtype=np.float32)
-            finite = np.isfinite(arr)
-            if not finite.all():
-                bad = np.argwhere(~finite)[0]
-                raise SnccError(f"{what}: {int((~finite).sum())} non-finite value(s) (NaN, inf, or too large for "
-                                f"float32), first at index {bad.tolist()}: {arr[tuple(bad)]}")
+            _check_finite(what, arr)
             out.append(arr)
         batches = {a.shape[0] for a in out}
         if len(batches) > 1:
@@ -757,7 +1148,10 @@ class CpuSimulator:
                     v = v[:, t - 1]
                 elif s.index in ctx.cumulative:
                     v = ctx.cumulative[s.index][:, t - 1]
-                o[b0:b1] = v
+                if p.fixed:
+                    np.multiply(v, p.output_scales[p.output_slots.index(s)], out=o[b0:b1], casting="unsafe")
+                else:
+                    o[b0:b1] = v
         return counts
 
     def run(self, *inputs: np.ndarray, T: int | None = None, record: bool = False,
@@ -786,16 +1180,22 @@ class CpuSimulator:
             T = 1
         B = xs[0].shape[0] if xs else 1
         times = snaps if snapshots is not None else [T]
-        outs = {t: [np.empty((B,) + s.shape, np.float32) for s in p.output_slots] for t in times}
+        odt = np.float64 if p.fixed else np.float32
+        outs = {t: [np.empty((B,) + s.shape, odt) for s in p.output_slots] for t in times}
         for step in p.steps:
             step.prepare(T)
         chunks, workers = self._plan_chunks(B, T) if B else ([], 1)
-        if workers > 1:
-            pool = _pool(workers)
-            futures = [pool.submit(self._run_chunk, xs, b0, b1, T, outs, record, 1) for b0, b1 in chunks]
-            parts = [f.result() for f in futures]
-        else:
-            parts = [self._run_chunk(xs, b0, b1, T, outs, record, self.threads) for b0, b1 in chunks]
+        try:
+            if workers > 1:
+                pool = _pool(workers)
+                futures = [pool.submit(self._run_chunk, xs, b0, b1, T, outs, record, 1) for b0, b1 in chunks]
+                parts = [f.result() for f in futures]
+            else:
+                parts = [self._run_chunk(xs, b0, b1, T, outs, record, self.threads) for b0, b1 in chunks]
+        except _NonFinite:
+            for name, x in zip(p.input_names, xs):
+                _check_finite(f"input %{name}", x)
+            raise AssertionError("quantize_input saw non-finite values that numpy does not")  # pragma: no cover
         counts = None
         if record:
             counts = {name: sum(c[name] for c in parts) for name in p.if_neurons}
@@ -815,6 +1215,7 @@ class CpuSimulator:
         return "\n".join(lines)
 
 
-def simulate(module: Module, *inputs: np.ndarray, T: int | None = None, record: bool = False):
-    """One-shot `CpuSimulator(module).run(*inputs, T=T, record=record)`."""
-    return CpuSimulator(module).run(*inputs, T=T, record=record)
+def simulate(module: Module, *inputs: np.ndarray, T: int | None = None, record: bool = False,
+             mode: str = "float"):
+    """One-shot `CpuSimulator(module, mode=mode).run(*inputs, T=T, record=record)`."""
+    return CpuSimulator(module, mode=mode).run(*inputs, T=T, record=record)

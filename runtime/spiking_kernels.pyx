@@ -26,6 +26,7 @@ reference interpreter (rounding only).
 """
 from cython.parallel cimport prange, threadid
 from libc.stdint cimport uint8_t, uint32_t, int32_t, int64_t
+from libc.math cimport floor, ldexp
 cimport openmp
 
 import numpy as np
@@ -55,6 +56,36 @@ cdef extern from "spiking_simd.h" nogil:
                       int64_t dw, int64_t Ho, int64_t Wo, const float* bias, float* out, int32_t* lists,
                       float* vals, int32_t* off, int32_t* comb, float* cval, float* tmp)
 
+    void snn_dense_u8_i32(const uint8_t* x, int64_t M, int64_t K, const int32_t* wt, int64_t N, int64_t ldw,
+                          const int32_t* bias, int32_t* out, int32_t* idx)
+    void snn_dense_i32_i32(const int32_t* x, int64_t M, int64_t K, const int32_t* wt, int64_t N, int64_t ldw,
+                           const int32_t* bias, int32_t* out, int32_t* idx, int32_t* val)
+    void snn_dense_i32_f32x(const int32_t* x, int64_t M, int64_t K, const float* wt, int64_t N, int64_t ldw,
+                            const int32_t* bias, int32_t* out, int32_t* idx, float* val, float* xf, int64_t L)
+    void snn_dense_i64_u8(const uint8_t* x, int64_t M, int64_t K, const int64_t* wt, int64_t N, int64_t ldw,
+                          const int64_t* bias, int64_t* out)
+    void snn_dense_i64_i32(const int32_t* x, int64_t M, int64_t K, const int64_t* wt, int64_t N, int64_t ldw,
+                           const int64_t* bias, int64_t* out)
+    void snn_dense_i64_i64(const int64_t* x, int64_t M, int64_t K, const int64_t* wt, int64_t N, int64_t ldw,
+                           const int64_t* bias, int64_t* out)
+    int64_t snn_ifq_u8_i32(const uint8_t* x, int64_t xstep, int64_t T, int64_t S, const int32_t* th, int32_t* v,
+                           uint8_t* out, int64_t lo, int64_t hi, int reset_zero)
+    int64_t snn_ifq_i32_i32(const int32_t* x, int64_t xstep, int64_t T, int64_t S, const int32_t* th, int32_t* v,
+                            uint8_t* out, int64_t lo, int64_t hi, int reset_zero)
+    int64_t snn_ifq_u8_i64(const uint8_t* x, int64_t xstep, int64_t T, int64_t S, const int64_t* th, int64_t* v,
+                           uint8_t* out, int64_t lo, int64_t hi, int reset_zero)
+    int64_t snn_ifq_i32_i64(const int32_t* x, int64_t xstep, int64_t T, int64_t S, const int64_t* th, int64_t* v,
+                            uint8_t* out, int64_t lo, int64_t hi, int reset_zero)
+    int64_t snn_ifq_i64_i64(const int64_t* x, int64_t xstep, int64_t T, int64_t S, const int64_t* th, int64_t* v,
+                            uint8_t* out, int64_t lo, int64_t hi, int reset_zero)
+    void snn_encode_rate_q(const uint32_t* thr, int64_t xstep, int64_t T, int64_t n, const uint32_t* u,
+                           uint8_t* out)
+
+    int64_t snn_quant_f32_i32(const float* x, int64_t n, double scale, int64_t lo, int64_t hi, int32_t* out)
+    int64_t snn_quant_f32_i64(const float* x, int64_t n, double scale, int64_t lo, int64_t hi, int64_t* out)
+    int64_t snn_quant_f64_i32(const double* x, int64_t n, double scale, int64_t lo, int64_t hi, int32_t* out)
+    int64_t snn_quant_f64_i64(const double* x, int64_t n, double scale, int64_t lo, int64_t hi, int64_t* out)
+
     int snn_isa()
     int snn_set_isa(int level)
     void snn_avgpool_u8(const uint8_t* x, int64_t C, int64_t H, int64_t W, float* out, int64_t Ho, int64_t Wo,
@@ -83,6 +114,15 @@ ctypedef fused a_t:
 ctypedef fused b_t:
     uint8_t
     float
+
+ctypedef fused qx_t:   # fixed-point inputs: spikes or integers
+    uint8_t
+    int32_t
+    int64_t
+
+ctypedef fused qa_t:   # fixed-point accumulators / membranes
+    int32_t
+    int64_t
 
 cdef enum:
     DENSE_ROWS = 16     # rows per parallel work item (event-driven dense)
@@ -514,3 +554,212 @@ def encode_rate(const float[:, :, ::1] x, const uint32_t[:, ::1] u, uint8_t[:, :
         for b in prange(B, schedule="static", num_threads=nt):
             tid = threadid()
             snn_encode_rate(&x[b, 0, 0], xs1, T, n, &u[0, 0], &thr[tid, 0], &out[b, 0, 0])
+
+
+# ----------------------------------------------------------------------------- fixed point
+# Exact integer kernels of spec/ir.md section 6 (the CPU simulator's mode="fixed"). The
+# caller picks int32 accumulators only where the worst case fits in them.
+
+def dense_fixed(const qx_t[:, ::1] x, const qa_t[:, ::1] wt, const qa_t[::1] bias, qa_t[:, ::1] out, int threads=0):
+    """out[m, n] = sum_k x[m, k] * wt[k, n] + bias[n] in integers; wt is the transposed
+    weight [K, Np], Np >= N a multiple of 16 (zero padding); bias may have length 0.
+    int32: event driven (spikes) or zero-skipping (integers); int64: zero-skipping loops.
+    int32 accumulators take uint8 or int32 inputs."""
+    cdef Py_ssize_t M = x.shape[0], K = x.shape[1], N = out.shape[1], ldw = wt.shape[1]
+    _check(wt.shape[0] == K, "dense_fixed: weight rows != input features")
+    _check(out.shape[0] == M and ldw % 16 == 0 and N <= ldw < N + 16, "dense_fixed: output shape")
+    _check(bias.shape[0] == 0 or bias.shape[0] == N, "dense_fixed: bias shape")
+    _check(K >= 1, "dense_fixed: no input features")
+    if qa_t is int32_t and qx_t is int64_t:
+        raise ValueError("spiking_kernels: dense_fixed: int32 accumulators need uint8 or int32 inputs")
+    if M == 0 or N == 0:
+        return
+    cdef const qa_t* bp = &bias[0] if bias.shape[0] == N else NULL
+    cdef int nth = 1 if threads == 1 else openmp.omp_get_max_threads()
+    cdef int32_t[:, ::1] idx = np.empty((nth, K + 16), dtype=np.int32)
+    cdef int32_t[:, ::1] vals = np.empty((nth, K + 16 if qx_t is int32_t else 1), dtype=np.int32)
+    cdef Py_ssize_t rows = DENSE_ROWS
+    cdef Py_ssize_t nblk = (M + rows - 1) // rows
+    cdef Py_ssize_t blk, r0, r1
+    cdef int tid
+    cdef int nt = _nthreads(nblk, <double>M * (K + N) * 8, threads)
+    with nogil:
+        for blk in prange(nblk, schedule="static", num_threads=nt):
+            tid = threadid()
+            r0 = blk * rows
+            r1 = min(M, r0 + rows)
+            if qa_t is int32_t:
+                if qx_t is uint8_t:
+                    snn_dense_u8_i32(&x[r0, 0], r1 - r0, K, &wt[0, 0], N, ldw, bp, &out[r0, 0], &idx[tid, 0])
+                elif qx_t is int32_t:
+                    snn_dense_i32_i32(&x[r0, 0], r1 - r0, K, &wt[0, 0], N, ldw, bp, &out[r0, 0], &idx[tid, 0],
+                                      &vals[tid, 0])
+            else:
+                if qx_t is uint8_t:
+                    snn_dense_i64_u8(&x[r0, 0], r1 - r0, K, &wt[0, 0], N, ldw, bp, &out[r0, 0])
+                elif qx_t is int32_t:
+                    snn_dense_i64_i32(&x[r0, 0], r1 - r0, K, &wt[0, 0], N, ldw, bp, &out[r0, 0])
+                else:
+                    snn_dense_i64_i64(&x[r0, 0], r1 - r0, K, &wt[0, 0], N, ldw, bp, &out[r0, 0])
+
+
+def dense_fixed_exact_f32(const int32_t[:, ::1] x, const float[:, ::1] wt, const int32_t[::1] bias,
+                          int32_t[:, ::1] out, int64_t block, int threads=0):
+    """Integer dense (like dense_fixed) on int32 rows through exact f32 arithmetic: the
+    caller guarantees |x| * max|w| * block < 2^24 (so f32 sums of `block` active inputs are
+    exact) and that the int32 results cannot overflow. wt: float32 [K, Np] (dense_weight_layout)."""
+    cdef Py_ssize_t M = x.shape[0], K = x.shape[1], N = out.shape[1], ldw = wt.shape[1]
+    _check(wt.shape[0] == K, "dense_fixed: weight rows != input features")
+    _check(out.shape[0] == M and ldw % 16 == 0 and N <= ldw < N + 16, "dense_fixed: output shape")
+    _check(bias.shape[0] == 0 or bias.shape[0] == N, "dense_fixed: bias shape")
+    _check(K >= 1 and block >= 1, "dense_fixed: no input features / block")
+    if M == 0 or N == 0:
+        return
+    cdef const int32_t* bp = &bias[0] if bias.shape[0] == N else NULL
+    cdef int nth = 1 if threads == 1 else openmp.omp_get_max_threads()
+    cdef int32_t[:, ::1] idx = np.empty((nth, K + 16), dtype=np.int32)
+    cdef float[:, ::1] vals = np.empty((nth, K + 16), dtype=np.float32)
+    cdef float[:, ::1] xf = np.empty((nth, K), dtype=np.float32)
+    cdef Py_ssize_t rows = DENSE_ROWS
+    cdef Py_ssize_t nblk = (M + rows - 1) // rows
+    cdef Py_ssize_t blk, r0, r1
+    cdef int tid
+    cdef int nt = _nthreads(nblk, <double>M * (K + N) * 8, threads)
+    with nogil:
+        for blk in prange(nblk, schedule="static", num_threads=nt):
+            tid = threadid()
+            r0 = blk * rows
+            r1 = min(M, r0 + rows)
+            snn_dense_i32_f32x(&x[r0, 0], r1 - r0, K, &wt[0, 0], N, ldw, bp, &out[r0, 0], &idx[tid, 0],
+                               &vals[tid, 0], &xf[tid, 0], block)
+
+
+def if_neuron_fixed(const qx_t[:, :, ::1] x, const qa_t[::1] threshold, const qa_t[::1] v0,
+                    uint8_t[:, :, ::1] out, int64_t[::1] counts, int64_t lo, int64_t hi, bint reset_zero,
+                    int threads=0):
+    """Integer integrate-and-fire over T steps (spec/ir.md section 6): x [B, T|1, S];
+    v = v0; for t: v = clamp(v + x_t, lo, hi); s = v >= threshold; reset. int32 membranes
+    only where the caller knows v + x fits (int64 inputs need int64 membranes)."""
+    cdef Py_ssize_t B = out.shape[0], T = out.shape[1], S = out.shape[2]
+    _check(x.shape[0] == B and x.shape[2] == S and (x.shape[1] == T or x.shape[1] == 1), "if_fixed: input shape")
+    _check(threshold.shape[0] == S and v0.shape[0] == S, "if_fixed: threshold/v0 shape")
+    _check(counts.shape[0] == B, "if_fixed: counts shape")
+    if qa_t is int32_t and qx_t is int64_t:
+        raise ValueError("spiking_kernels: if_fixed: int64 inputs need int64 membranes")
+    if B == 0 or T == 0 or S == 0:
+        counts[:] = 0
+        return
+    cdef Py_ssize_t xs1 = (x.strides[1] // sizeof(qx_t)) if (x.shape[1] == T and T > 1) else 0
+    cdef int nth = 1 if threads == 1 else openmp.omp_get_max_threads()
+    vbuf_arr = np.empty((nth, S), dtype=np.int32 if qa_t is int32_t else np.int64)
+    cdef qa_t[:, ::1] vbuf = vbuf_arr
+    cdef Py_ssize_t b, i
+    cdef int tid
+    cdef qa_t* v
+    cdef int nt = _nthreads(B, <double>B * T * S, threads)
+    with nogil:
+        for b in prange(B, schedule="static", num_threads=nt):
+            tid = threadid()
+            v = &vbuf[tid, 0]
+            for i in range(S):
+                v[i] = v0[i]
+            if qa_t is int32_t:
+                if qx_t is uint8_t:
+                    counts[b] = snn_ifq_u8_i32(&x[b, 0, 0], xs1, T, S, &threshold[0], v, &out[b, 0, 0], lo, hi,
+                                               reset_zero)
+                elif qx_t is int32_t:
+                    counts[b] = snn_ifq_i32_i32(&x[b, 0, 0], xs1, T, S, &threshold[0], v, &out[b, 0, 0], lo, hi,
+                                                reset_zero)
+            else:
+                if qx_t is uint8_t:
+                    counts[b] = snn_ifq_u8_i64(&x[b, 0, 0], xs1, T, S, &threshold[0], v, &out[b, 0, 0], lo, hi,
+                                               reset_zero)
+                elif qx_t is int32_t:
+                    counts[b] = snn_ifq_i32_i64(&x[b, 0, 0], xs1, T, S, &threshold[0], v, &out[b, 0, 0], lo, hi,
+                                                reset_zero)
+                else:
+                    counts[b] = snn_ifq_i64_i64(&x[b, 0, 0], xs1, T, S, &threshold[0], v, &out[b, 0, 0], lo, hi,
+                                                reset_zero)
+
+
+def readout_sum_fixed(const qx_t[:, :, ::1] x, int64_t[:, :, ::1] out, Py_ssize_t T, bint keep_all, int threads=0):
+    """readout_sum in int64: acc_t = acc_{t-1} + x_t; out [B, T, S] (keep_all) or [B, 1, S]."""
+    cdef Py_ssize_t B = x.shape[0], S = x.shape[2]
+    _check(T >= 1, "readout_fixed: T >= 1")
+    _check(x.shape[1] == T or x.shape[1] == 1, "readout_fixed: input steps")
+    _check(out.shape[0] == B and out.shape[2] == S and out.shape[1] == (T if keep_all else 1),
+           "readout_fixed: output shape")
+    if B == 0 or S == 0:
+        return
+    cdef Py_ssize_t xs1 = (x.strides[1] // sizeof(qx_t)) if (x.shape[1] == T and T > 1) else 0
+    cdef Py_ssize_t os1 = S if keep_all else 0
+    cdef Py_ssize_t b, t, i
+    cdef const qx_t* xr
+    cdef int64_t* acc
+    cdef int64_t* prev
+    cdef int nt = _nthreads(B, <double>B * T * S, threads)
+    with nogil:
+        for b in prange(B, schedule="static", num_threads=nt):
+            xr = &x[b, 0, 0]
+            acc = &out[b, 0, 0]
+            for i in range(S):
+                acc[i] = <int64_t>xr[i]
+            for t in range(1, T):
+                xr = &x[b, 0, 0] + t * xs1
+                prev = acc
+                acc = &out[b, 0, 0] + t * os1
+                for i in range(S):
+                    acc[i] = prev[i] + <int64_t>xr[i]
+
+
+def encode_rate_fixed(const uint32_t[:, :, ::1] thr, const uint32_t[:, ::1] u, uint8_t[:, :, ::1] out, int threads=0):
+    """Fixed-point rate encoding: out[b, t, e] = 1 iff u[t, e] < thr[b, t, e], with
+    thr = clamp(q, 0, 2^F) << (24 - F) (computed by the caller); thr is [B, T, n] or [B, 1, n]."""
+    cdef Py_ssize_t B = out.shape[0], T = out.shape[1], n = out.shape[2]
+    _check(thr.shape[0] == B and thr.shape[2] == n and (thr.shape[1] == T or thr.shape[1] == 1),
+           "encode_fixed: input shape")
+    _check(u.shape[0] == T and u.shape[1] == n, "encode_fixed: random table shape")
+    if B == 0 or T == 0 or n == 0:
+        return
+    cdef Py_ssize_t xs1 = (thr.strides[1] // sizeof(uint32_t)) if (thr.shape[1] == T and T > 1) else 0
+    cdef Py_ssize_t b
+    cdef int nt = _nthreads(B, <double>B * T * n, threads)
+    with nogil:
+        for b in prange(B, schedule="static", num_threads=nt):
+            snn_encode_rate_q(&thr[b, 0, 0], xs1, T, n, &u[0, 0], &out[b, 0, 0])
+
+
+ctypedef fused qin_t:
+    float
+    double
+
+
+def quantize_input(const qin_t[::1] x, int frac, int64_t lo, int64_t hi, qa_t[::1] out, int threads=0):
+    """out = clamp(floor(x * 2^frac + 1/2), lo, hi) evaluated in double precision
+    (spec/ir.md section 6 `input`; the operations of sncc.interpreter.quantize_input).
+    Returns the number of non-finite inputs (their outputs are unspecified: the caller
+    raises)."""
+    cdef Py_ssize_t n = x.shape[0]
+    _check(out.shape[0] == n, "quantize_input: output shape")
+    if n == 0:
+        return 0
+    cdef double scale = ldexp(1.0, frac)
+    cdef Py_ssize_t blk = 16384
+    cdef Py_ssize_t nblk = (n + blk - 1) // blk, b, i0, m
+    cdef int64_t bad = 0
+    cdef int nt = _nthreads(nblk, <double>n * 4, threads)
+    with nogil:
+        for b in prange(nblk, schedule="static", num_threads=nt):
+            i0 = b * blk
+            m = min(blk, n - i0)
+            if qin_t is float:
+                if qa_t is int32_t:
+                    bad += snn_quant_f32_i32(&x[i0], m, scale, lo, hi, &out[i0])
+                else:
+                    bad += snn_quant_f32_i64(&x[i0], m, scale, lo, hi, &out[i0])
+            else:
+                if qa_t is int32_t:
+                    bad += snn_quant_f64_i32(&x[i0], m, scale, lo, hi, &out[i0])
+                else:
+                    bad += snn_quant_f64_i64(&x[i0], m, scale, lo, hi, &out[i0])
+    return bad

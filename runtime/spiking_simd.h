@@ -35,6 +35,9 @@
 typedef float snn_v16f __attribute__((vector_size(64)));
 typedef float snn_v8f __attribute__((vector_size(32)));
 typedef float snn_v4f __attribute__((vector_size(16)));
+typedef int32_t snn_v16i __attribute__((vector_size(64)));
+typedef int32_t snn_v8i __attribute__((vector_size(32)));
+typedef int32_t snn_v4i __attribute__((vector_size(16)));
 
 /* Indices of the non-zero bytes of a spike row. */
 SNN_INLINE int64_t snn_nonzero_u8(const uint8_t *x, int64_t K, int32_t *idx) {
@@ -53,6 +56,17 @@ SNN_INLINE int64_t snn_nonzero_f32(const float *x, int64_t K, int32_t *idx, floa
         idx[cnt] = (int32_t)k;
         val[cnt] = x[k];
         cnt += (x[k] != 0.0f);
+    }
+    return cnt;
+}
+
+/* Indices and values of the non-zero elements of an int32 row (fixed point; branch-free). */
+SNN_INLINE int64_t snn_nonzero_i32(const int32_t *x, int64_t K, int32_t *idx, int32_t *val) {
+    int64_t cnt = 0;
+    for (int64_t k = 0; k < K; k++) {
+        idx[cnt] = (int32_t)k;
+        val[cnt] = x[k];
+        cnt += (x[k] != 0);
     }
     return cnt;
 }
@@ -108,22 +122,26 @@ SNN_AVX512 static inline int64_t snn_nonzero_f32_avx512(const float *x, int64_t 
 #define SNN_NZ_F32 snn_nonzero_f32
 
 #define SNN_VT snn_v4f
+#define SNN_VTI snn_v4i
 #define SNN_VL 4
 #define SNN_SFX _base
 #define SNN_TGT
 #include "spiking_simd_vec.h"
 #undef SNN_VT
+#undef SNN_VTI
 #undef SNN_VL
 #undef SNN_SFX
 #undef SNN_TGT
 
 #ifdef SNN_HAVE_AVX512_PATH
 #define SNN_VT snn_v8f
+#define SNN_VTI snn_v8i
 #define SNN_VL 8
 #define SNN_SFX _avx2
 #define SNN_TGT __attribute__((target("avx2,fma")))
 #include "spiking_simd_vec.h"
 #undef SNN_VT
+#undef SNN_VTI
 #undef SNN_VL
 #undef SNN_SFX
 #undef SNN_TGT
@@ -133,11 +151,13 @@ SNN_AVX512 static inline int64_t snn_nonzero_f32_avx512(const float *x, int64_t 
 #define SNN_NZ_U8 snn_nonzero_u8_avx512
 #define SNN_NZ_F32 snn_nonzero_f32_avx512
 #define SNN_VT snn_v16f
+#define SNN_VTI snn_v16i
 #define SNN_VL 16
 #define SNN_SFX _avx512
 #define SNN_TGT SNN_AVX512
 #include "spiking_simd_vec.h"
 #undef SNN_VT
+#undef SNN_VTI
 #undef SNN_VL
 #undef SNN_SFX
 #undef SNN_TGT
@@ -200,6 +220,21 @@ static void snn_dense_f32_sparse(const float *x, int64_t M, int64_t K, const flo
 static void snn_gemm(const float *x, int64_t M, int64_t K, const float *wt, int64_t N, int64_t ldw,
                      const float *bias, float *out) {
     SNN_DISPATCH(snn_gemm, (x, M, K, wt, N, ldw, bias, out));
+}
+
+static void snn_dense_u8_i32(const uint8_t *x, int64_t M, int64_t K, const int32_t *wt, int64_t N, int64_t ldw,
+                             const int32_t *bias, int32_t *out, int32_t *idx) {
+    SNN_DISPATCH(snn_dense_u8_i32, (x, M, K, wt, N, ldw, bias, out, idx));
+}
+
+static void snn_dense_i32_f32x(const int32_t *x, int64_t M, int64_t K, const float *wt, int64_t N, int64_t ldw,
+                               const int32_t *bias, int32_t *out, int32_t *idx, float *val, float *xf, int64_t L) {
+    SNN_DISPATCH(snn_dense_i32_f32x, (x, M, K, wt, N, ldw, bias, out, idx, val, xf, L));
+}
+
+static void snn_dense_i32_i32(const int32_t *x, int64_t M, int64_t K, const int32_t *wt, int64_t N, int64_t ldw,
+                              const int32_t *bias, int32_t *out, int32_t *idx, int32_t *val) {
+    SNN_DISPATCH(snn_dense_i32_i32, (x, M, K, wt, N, ldw, bias, out, idx, val));
 }
 
 #define SNN_CONV_PARAMS(XT)                                                                          \
@@ -402,5 +437,117 @@ SNN_CLONES static void snn_gated_f32(const float *x, int64_t xstep, int64_t T, i
                                      float *out, int64_t Ho, int64_t Wo, int64_t kh, int64_t kw, int64_t sh,
                                      int64_t sw, int64_t pt, int64_t pl, int64_t dh, int64_t dw, float *acc,
                                      float *best) { SNN_GATED_BODY(float) }
+
+/* ---- fixed point (spec/ir.md section 6): exact integer arithmetic ---- */
+
+/* Dense layer with int64 accumulators (layers whose worst case exceeds 31 bits):
+ * out[m, n] = sum_k x[m, k] * wt[k, n] + bias[n], zero inputs skipped. */
+#define SNN_DENSE_I64_BODY(XT)                                                                       \
+    for (int64_t m = 0; m < M; m++) {                                                                \
+        const XT *xr = x + m * K;                                                                    \
+        int64_t *o = out + m * N;                                                                    \
+        for (int64_t n = 0; n < N; n++) o[n] = bias ? bias[n] : 0;                                   \
+        for (int64_t k = 0; k < K; k++) {                                                            \
+            int64_t xv = (int64_t)xr[k];                                                             \
+            if (xv == 0) continue;                                                                   \
+            const int64_t *w = wt + k * ldw;                                                         \
+            for (int64_t n = 0; n < N; n++) o[n] += xv * w[n];                                       \
+        }                                                                                            \
+    }
+
+#define SNN_DENSE_I64_ARGS(XT) const XT *x, int64_t M, int64_t K, const int64_t *wt, int64_t N, int64_t ldw, \
+    const int64_t *bias, int64_t *out
+
+SNN_CLONES static void snn_dense_i64_u8(SNN_DENSE_I64_ARGS(uint8_t)) { SNN_DENSE_I64_BODY(uint8_t) }
+SNN_CLONES static void snn_dense_i64_i32(SNN_DENSE_I64_ARGS(int32_t)) { SNN_DENSE_I64_BODY(int32_t) }
+SNN_CLONES static void snn_dense_i64_i64(SNN_DENSE_I64_ARGS(int64_t)) { SNN_DENSE_I64_BODY(int64_t) }
+
+/* Integer integrate-and-fire of one sample over T steps (spec/ir.md section 6 `if`):
+ *   v = clamp(v + x_t, lo, hi);  s = v >= th;  v -= th where s (or v = 0 where s).
+ * VT is the membrane type: int32 only when the caller knows v + x cannot overflow it. */
+#define SNN_IFQ_BODY(XT, VT)                                                                         \
+    int64_t total = 0;                                                                               \
+    const VT lo_ = (VT)lo, hi_ = (VT)hi;                                                             \
+    for (int64_t i0 = 0; i0 < S; i0 += SNN_IF_BLOCK) {                                               \
+        int64_t nb = S - i0 < SNN_IF_BLOCK ? S - i0 : SNN_IF_BLOCK;                                  \
+        VT *restrict vb = v + i0;                                                                    \
+        const VT *restrict tb = th + i0;                                                             \
+        for (int64_t t = 0; t < T; t++) {                                                            \
+            const XT *restrict xr = x + t * xstep + i0;                                              \
+            uint8_t *restrict o = out + t * S + i0;                                                  \
+            int32_t c = 0;                                                                           \
+            if (reset_zero) {                                                                        \
+                for (int64_t i = 0; i < nb; i++) {                                                   \
+                    VT vi = vb[i] + (VT)xr[i];                                                       \
+                    vi = vi < lo_ ? lo_ : vi;                                                        \
+                    vi = vi > hi_ ? hi_ : vi;                                                        \
+                    int s = vi >= tb[i];                                                             \
+                    vb[i] = s ? 0 : vi;                                                              \
+                    o[i] = (uint8_t)s;                                                               \
+                    c += s;                                                                          \
+                }                                                                                    \
+            } else {                                                                                 \
+                for (int64_t i = 0; i < nb; i++) {                                                   \
+                    VT vi = vb[i] + (VT)xr[i];                                                       \
+                    vi = vi < lo_ ? lo_ : vi;                                                        \
+                    vi = vi > hi_ ? hi_ : vi;                                                        \
+                    int s = vi >= tb[i];                                                             \
+                    vb[i] = s ? vi - tb[i] : vi;                                                     \
+                    o[i] = (uint8_t)s;                                                               \
+                    c += s;                                                                          \
+                }                                                                                    \
+            }                                                                                        \
+            total += c;                                                                              \
+        }                                                                                            \
+    }                                                                                                \
+    return total;
+
+#define SNN_IFQ_ARGS(XT, VT) const XT *x, int64_t xstep, int64_t T, int64_t S, const VT *th, VT *v, uint8_t *out, \
+    int64_t lo, int64_t hi, int reset_zero
+
+SNN_CLONES static int64_t snn_ifq_u8_i32(SNN_IFQ_ARGS(uint8_t, int32_t)) { SNN_IFQ_BODY(uint8_t, int32_t) }
+SNN_CLONES static int64_t snn_ifq_i32_i32(SNN_IFQ_ARGS(int32_t, int32_t)) { SNN_IFQ_BODY(int32_t, int32_t) }
+SNN_CLONES static int64_t snn_ifq_u8_i64(SNN_IFQ_ARGS(uint8_t, int64_t)) { SNN_IFQ_BODY(uint8_t, int64_t) }
+SNN_CLONES static int64_t snn_ifq_i32_i64(SNN_IFQ_ARGS(int32_t, int64_t)) { SNN_IFQ_BODY(int32_t, int64_t) }
+SNN_CLONES static int64_t snn_ifq_i64_i64(SNN_IFQ_ARGS(int64_t, int64_t)) { SNN_IFQ_BODY(int64_t, int64_t) }
+
+/* Fixed-point rate encoding of one sample: thr[t*xstep + e] = clamp(q, 0, 2^F) << (24-F)
+ * (precomputed by the caller), out[t, e] = u[t, e] < thr. */
+SNN_CLONES static void snn_encode_rate_q(const uint32_t *thr, int64_t xstep, int64_t T, int64_t n,
+                                         const uint32_t *u, uint8_t *out) {
+    for (int64_t t = 0; t < T; t++) {
+        const uint32_t *tr = thr + t * xstep, *ur = u + t * n;
+        uint8_t *o = out + t * n;
+        for (int64_t e = 0; e < n; e++) o[e] = ur[e] < tr[e];
+    }
+}
+
+/* Input quantization (spec/ir.md section 6): out = clamp(floor(x * scale + 1/2), lo, hi) in
+ * double precision; clamping first (lo, hi are integers, floor is monotone) keeps the value
+ * in range for the conversion, and floor is a truncation corrected for negatives (no libm
+ * call: the loop vectorizes). Non-finite inputs give lo/hi/0 and are counted. */
+#define SNN_QUANT_BODY(XT, QT)                                                                       \
+    int64_t bad = 0;                                                                                 \
+    const double dlo = (double)lo, dhi = (double)hi;                                                 \
+    for (int64_t i = 0; i < n; i++) {                                                                \
+        double xd = (double)x[i];                                                                    \
+        double t = xd * scale + 0.5;                                                                 \
+        int nf = !(xd - xd == 0.0);                /* NaN or infinite */                             \
+        bad += nf;                                                                                   \
+        t = nf ? 0.0 : t;                                                                            \
+        t = t < dlo ? dlo : t;                                                                       \
+        t = t > dhi ? dhi : t;                                                                       \
+        int64_t q = (int64_t)t;                                                                      \
+        q -= (double)q > t;                                                                          \
+        out[i] = (QT)q;                                                                              \
+    }                                                                                                \
+    return bad;
+
+#define SNN_QUANT_ARGS(XT, QT) const XT *x, int64_t n, double scale, int64_t lo, int64_t hi, QT *out
+
+SNN_CLONES static int64_t snn_quant_f32_i32(SNN_QUANT_ARGS(float, int32_t)) { SNN_QUANT_BODY(float, int32_t) }
+SNN_CLONES static int64_t snn_quant_f32_i64(SNN_QUANT_ARGS(float, int64_t)) { SNN_QUANT_BODY(float, int64_t) }
+SNN_CLONES static int64_t snn_quant_f64_i32(SNN_QUANT_ARGS(double, int32_t)) { SNN_QUANT_BODY(double, int32_t) }
+SNN_CLONES static int64_t snn_quant_f64_i64(SNN_QUANT_ARGS(double, int64_t)) { SNN_QUANT_BODY(double, int64_t) }
 
 #endif

@@ -114,6 +114,124 @@ SNN_TGT static void SNN_FN(snn_dense_f32_sparse)(const float *x, int64_t M, int6
     }
 }
 
+/* ---- fixed point: int32 accumulators (exact; the caller checks the worst case fits) ---- */
+#define IVLD(p) __extension__({ SNN_VTI v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define IVST(p, v) do { SNN_VTI s_ = (v); memcpy((p), &s_, sizeof s_); } while (0)
+#define IVSPLAT(a) ((SNN_VTI){0} + (int32_t)(a))
+
+/* o[n] = sum_j val[j] * wt[idx[j], n] + bias[n] (val NULL: all ones); like snn_accumulate
+ * with NV vectors of outputs in registers; ldw >= N is a multiple of 16 (zero padding). */
+#define SNN_IACC(NV)                                                                                 \
+    for (; n0 + (NV) * VL <= N; n0 += (NV) * VL) {                                                   \
+        SNN_VTI a[NV];                                                                               \
+        for (int r = 0; r < (NV); r++) a[r] = bias ? IVLD(bias + n0 + VL * r) : IVSPLAT(0);          \
+        if (val == NULL) {                                                                           \
+            for (int64_t j = 0; j < cnt; j++) {                                                      \
+                const int32_t *w = wt + (int64_t)idx[j] * ldw + n0;                                  \
+                for (int r = 0; r < (NV); r++) a[r] += IVLD(w + VL * r);                             \
+            }                                                                                        \
+        } else {                                                                                     \
+            for (int64_t j = 0; j < cnt; j++) {                                                      \
+                const int32_t *w = wt + (int64_t)idx[j] * ldw + n0;                                  \
+                SNN_VTI s = IVSPLAT(val[j]);                                                         \
+                for (int r = 0; r < (NV); r++) a[r] += s * IVLD(w + VL * r);                         \
+            }                                                                                        \
+        }                                                                                            \
+        for (int r = 0; r < (NV); r++) IVST(o + n0 + VL * r, a[r]);                                  \
+    }
+
+SNN_TGT static inline __attribute__((always_inline)) void
+SNN_FN(snn_accumulate_i32)(int32_t *o, const int32_t *wt, int64_t N, int64_t ldw, const int32_t *idx,
+                           const int32_t *val, int64_t cnt, const int32_t *bias) {
+    int64_t n0 = 0;
+    SNN_IACC(8)
+    SNN_IACC(4)
+    SNN_IACC(1)
+    if (n0 < N) {  /* the last partial vector: ldw >= n0 + VL (rows padded to 16) */
+        SNN_VTI a0 = IVSPLAT(0);
+        if (val == NULL)
+            for (int64_t j = 0; j < cnt; j++) a0 += IVLD(wt + (int64_t)idx[j] * ldw + n0);
+        else
+            for (int64_t j = 0; j < cnt; j++) a0 += IVSPLAT(val[j]) * IVLD(wt + (int64_t)idx[j] * ldw + n0);
+        int32_t part[VL];
+        IVST(part, a0);
+        for (int64_t n = n0; n < N; n++) o[n] = bias ? part[n - n0] + bias[n] : part[n - n0];
+    }
+}
+#undef SNN_IACC
+
+/* Event-driven integer dense layer on rows of spikes. idx: scratch of K + 16 entries. */
+SNN_TGT static void SNN_FN(snn_dense_u8_i32)(const uint8_t *x, int64_t M, int64_t K, const int32_t *wt, int64_t N,
+                                             int64_t ldw, const int32_t *bias, int32_t *out, int32_t *idx) {
+    for (int64_t m = 0; m < M; m++) {
+        int64_t cnt = SNN_NZ_U8(x + m * K, K, idx);
+        SNN_FN(snn_accumulate_i32)(out + m * N, wt, N, ldw, idx, NULL, cnt, bias);
+    }
+}
+
+/* Integer dense layer on int32 rows (e.g. the quantized input), zero inputs skipped. */
+SNN_TGT static void SNN_FN(snn_dense_i32_i32)(const int32_t *x, int64_t M, int64_t K, const int32_t *wt, int64_t N,
+                                              int64_t ldw, const int32_t *bias, int32_t *out, int32_t *idx,
+                                              int32_t *val) {
+    for (int64_t m = 0; m < M; m++) {
+        int64_t cnt = snn_nonzero_i32(x + m * K, K, idx, val);
+        SNN_FN(snn_accumulate_i32)(out + m * N, wt, N, ldw, idx, val, cnt, bias);
+    }
+}
+/* Integer dense layer on int32 rows computed exactly with f32 arithmetic: every product
+ * |x * w| < 2^24 and every run of L products sums below 2^24 in magnitude (the caller picks
+ * L), so the f32 partial sums of L active inputs are exact integers; they are converted and
+ * added to int32 accumulators (which the caller knows cannot overflow). Same speed as the
+ * float kernel (FMA) instead of int32 multiplies. idx, val: K + 16 entries; xf: K. */
+#define SNN_XACC(NV)                                                                                 \
+    for (; n0 + (NV) * VL <= N; n0 += (NV) * VL) {                                                   \
+        SNN_VTI a[NV];                                                                               \
+        for (int r = 0; r < (NV); r++) a[r] = bias ? IVLD(bias + n0 + VL * r) : IVSPLAT(0);          \
+        for (int64_t j0 = 0; j0 < cnt; j0 += L) {                                                    \
+            int64_t j1 = j0 + L < cnt ? j0 + L : cnt;                                                \
+            SNN_VT f[NV];                                                                            \
+            for (int r = 0; r < (NV); r++) f[r] = VSPLAT(0);                                         \
+            for (int64_t j = j0; j < j1; j++) {                                                      \
+                const float *w = wt + (int64_t)idx[j] * ldw + n0;                                    \
+                SNN_VT sv = VSPLAT(val[j]);                                                          \
+                for (int r = 0; r < (NV); r++) f[r] += sv * VLD(w + VL * r);                         \
+            }                                                                                        \
+            for (int r = 0; r < (NV); r++) a[r] += __builtin_convertvector(f[r], SNN_VTI);           \
+        }                                                                                            \
+        for (int r = 0; r < (NV); r++) IVST(o + n0 + VL * r, a[r]);                                  \
+    }
+
+SNN_TGT static void SNN_FN(snn_dense_i32_f32x)(const int32_t *x, int64_t M, int64_t K, const float *wt, int64_t N,
+                                               int64_t ldw, const int32_t *bias, int32_t *out, int32_t *idx,
+                                               float *val, float *xf, int64_t L) {
+    for (int64_t m = 0; m < M; m++) {
+        const int32_t *xr = x + m * K;
+        for (int64_t k = 0; k < K; k++) xf[k] = (float)xr[k];
+        int64_t cnt = SNN_NZ_F32(xf, K, idx, val);
+        int32_t *o = out + m * N;
+        int64_t n0 = 0;
+        SNN_XACC(8)
+        SNN_XACC(4)
+        SNN_XACC(1)
+        if (n0 < N) {  /* the last partial vector (weight rows padded to 16) */
+            SNN_VTI a0 = IVSPLAT(0);
+            for (int64_t j0 = 0; j0 < cnt; j0 += L) {
+                int64_t j1 = j0 + L < cnt ? j0 + L : cnt;
+                SNN_VT f0 = VSPLAT(0);
+                for (int64_t j = j0; j < j1; j++) f0 += VSPLAT(val[j]) * VLD(wt + (int64_t)idx[j] * ldw + n0);
+                a0 += __builtin_convertvector(f0, SNN_VTI);
+            }
+            int32_t part[VL];
+            IVST(part, a0);
+            for (int64_t n = n0; n < N; n++) o[n] = bias ? part[n - n0] + bias[n] : part[n - n0];
+        }
+    }
+}
+#undef SNN_XACC
+#undef IVLD
+#undef IVST
+#undef IVSPLAT
+
 /* Dense layer on a block of float rows (GEMM): out[M, N] = x[M, K] wt[K, :N] (+ bias), ldw
  * the row stride of wt. Register block of 4 rows x 2 vectors; the [K, 2 vectors] weight
  * panel is reused by all the rows of the block. */

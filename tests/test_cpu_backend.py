@@ -475,6 +475,26 @@ def test_kernels_check_shapes():
                  np.zeros((1, 4, 2, 2), np.float32), 1, 1, 0, 0, 1, 1)
     with pytest.raises(ValueError, match="encode"):
         K.encode_rate(np.zeros((2, 1, 4), np.float32), np.zeros((3, 5), np.uint32), np.zeros((2, 3, 4), np.uint8))
+    with pytest.raises(ValueError, match="dense_fixed"):
+        K.dense_fixed(x, np.zeros((4, 16), np.int32), np.zeros(0, np.int32), np.zeros((2, 3), np.int32))
+    with pytest.raises(ValueError, match="int32 accumulators"):
+        K.dense_fixed(np.zeros((2, 4), np.int64), np.zeros((4, 16), np.int32), np.zeros(0, np.int32),
+                      np.zeros((2, 3), np.int32))
+    with pytest.raises(ValueError, match="dense_fixed"):
+        K.dense_fixed_exact_f32(np.zeros((2, 4), np.int32), np.zeros((4, 16), np.float32), np.zeros(0, np.int32),
+                                np.zeros((2, 3), np.int32), 0)
+    with pytest.raises(ValueError, match="if_fixed"):
+        K.if_neuron_fixed(np.zeros((2, 3, 4), np.int32), np.ones(4, np.int32), np.zeros(3, np.int32),
+                          np.zeros((2, 3, 4), np.uint8), np.zeros(2, np.int64), -8, 7, False)
+    with pytest.raises(ValueError, match="int64 membranes"):
+        K.if_neuron_fixed(np.zeros((2, 3, 4), np.int64), np.ones(4, np.int32), np.zeros(4, np.int32),
+                          np.zeros((2, 3, 4), np.uint8), np.zeros(2, np.int64), -8, 7, False)
+    with pytest.raises(ValueError, match="readout_fixed"):
+        K.readout_sum_fixed(np.zeros((2, 3, 4), np.int32), np.zeros((2, 2, 4), np.int64), 3, True)
+    with pytest.raises(ValueError, match="encode_fixed"):
+        K.encode_rate_fixed(np.zeros((2, 1, 4), np.uint32), np.zeros((3, 5), np.uint32), np.zeros((2, 3, 4), np.uint8))
+    with pytest.raises(ValueError, match="quantize_input"):
+        K.quantize_input(np.zeros(4, np.float32), 8, -512, 511, np.zeros(3, np.int32))
 
 
 # -- fixed-point mode (spec/ir.md section 6): bit-exact against sncc.interpret ----------
@@ -502,22 +522,22 @@ def check_fixed(qm, *xs, T=None, sim=None):
 
 def fixed_cnn(rng, mode="constant", reset="subtract", T=8):
     """Everything quantize accepts: conv2d (groups, strides, asymmetric pads, dilation),
-    2x2 avgpool, gated_maxpool2d, residual add of spikes and currents, mul by a constant,
+    2x2 avgpool, padded gated_maxpool2d, residual add of spikes and currents, mul by a constant,
     concat, transpose, reshape, global_avgpool, flatten, dense, count and current readouts,
     a readout read by another op (partial sums)."""
     m = Module("qcnn", {"T": T})
     e = m.add("encode", [inp(m, (2, 9, 9))], {"mode": mode, "seed": 11}, "e")
     c1 = m.add("conv2d", [e, m.const(dy(rng, (8, 1, 3, 3)), "w1"), m.const(dy(rng, (8,)), "b1")],
                {"strides": [2, 1], "pads": [1, 0, 2, 1], "dilations": [1, 2], "groups": 2}, "c1")
-    s1 = m.add("if", [c1], {"threshold": 1.0, "reset": reset}, "s1")                       # [8, 6, 5]
-    p1 = m.add("avgpool2d", [s1], {"kernel": [2, 2], "strides": [2, 1]}, "p1")             # [8, 3, 4]
+    s1 = m.add("if", [c1], {"threshold": 1.0, "reset": reset}, "s1")                       # [8, 5, 6]
+    p1 = m.add("avgpool2d", [s1], {"kernel": [2, 2], "strides": [2, 1]}, "p1")             # [8, 2, 5]
     c2 = m.add("conv2d", [p1, m.const(dy(rng, (8, 8, 3, 3)), "w2")], {"pads": [1, 1, 1, 1]}, "c2")
     r = m.add("add", [c2, p1], name="res")
     r = m.add("mul", [r, m.const(dy(rng, (8, 1, 1), 1, 5, 4), "scale")], name="scaled")
     s2 = m.add("if", [r], {"threshold": 1.0, "reset": reset, "v0": 0.5}, "s2")
-    g = m.add("gated_maxpool2d", [s2], {"kernel": [2, 2], "strides": [1, 2], "pads": [1, 0, 0, 1]}, "g")  # [8, 4, 2]
+    g = m.add("gated_maxpool2d", [s2], {"kernel": [2, 2], "strides": [1, 2], "pads": [1, 0, 0, 0]}, "g")  # [8, 2, 2]
     cat = m.add("concat", [g, m.add("avgpool2d", [g], {"kernel": [1, 1]}, "id_pool")], {"axis": 0}, "cat")
-    t = m.add("transpose", [cat], {"perm": [0, 2, 1]}, "t")                               # [16, 2, 4]
+    t = m.add("transpose", [cat], {"perm": [0, 2, 1]}, "t")                               # [16, 2, 2]
     gap = m.add("global_avgpool", [t], name="gap")
     d = m.add("dense", [m.add("flatten", [gap], name="f"), m.const(dy(rng, (10, 16)), "w3"),
                         m.const(dy(rng, (10,)), "b3")], name="d")
@@ -554,9 +574,27 @@ def test_fixed_cnn_exact(mode, reset):
     rng = np.random.default_rng(22)
     m = fixed_cnn(rng, mode, reset)
     x = dy(rng, (12, 2, 9, 9), 0, 17, 16)
-    for opts in ("weight_bits=8", "weight_bits=4,membrane_bits=12"):
-        qm, _ = quantized(m, opts)
+    for opts in ("weight_bits=8", "weight_bits=4,membrane_bits=12", "weight_bits=16,input_bits=16"):
+        qm, _ = quantized(m, opts)  # 16 bits: sums beyond 2^24 (conv/pool in int64 numpy, not via f32)
         check_fixed(qm, x)
+
+
+def test_fixed_gated_maxpool_with_padding():
+    """Padded, strided, dilated gated_maxpool2d windows of rate-encoded dyadic inputs: the
+    quantized module's spikes are the float module's, so fixed mode equals the float
+    interpreter too."""
+    rng = np.random.default_rng(26)
+    m = Module("gq", {"T": 9})
+    e = m.add("encode", [inp(m, (3, 7, 7))], {"mode": "rate", "seed": 4}, "e")
+    g = m.add("gated_maxpool2d", [e], {"kernel": [3, 2], "strides": [2, 1], "pads": [1, 1, 2, 0],
+                                       "dilations": [1, 2]}, "g")
+    m.outputs = [m.add("readout", [g], {"mode": "count"}, name="o")]
+    m.verify()
+    qm, _ = quantized(m)
+    x = dy(rng, (8, 3, 7, 7), 0, 17, 16)
+    ref = sncc.interpret(m, x)
+    assert np.array_equal(CpuSimulator(qm, mode="fixed").run(x), ref) and ref.sum() > 0
+    assert np.array_equal(CpuSimulator(qm, mode="fixed").run(x), sncc.interpret(qm, x))
 
 
 def test_fixed_snapshots_chunks_and_threads():
@@ -583,6 +621,38 @@ def test_fixed_int64_paths():
     sim = CpuSimulator(qm, mode="fixed")
     assert "int64" in sim.describe()
     check_fixed(qm, x, sim=sim)
+    # int32 inputs into int64 sums, int32 currents into 40-bit (int64) membranes
+    m = mlp(rng, sizes=(256, 32, 8), T=6, weights=lambda r, s: (r.integers(-128, 128, s) / 8).astype(np.float32))
+    qm, _ = quantized(m, "weight_bits=16,input_bits=10,membrane_bits=40")
+    x = rng.random((10, 256)) * 1.5
+    check_fixed(qm, x)
+
+
+def test_fixed_first_layer_in_exact_f32_blocks():
+    """Integer inputs of dense go through f32 FMAs in blocks of active inputs whose sums
+    stay below 2^24; with 12 input bits the blocks hold 16 inputs: several per row."""
+    rng = np.random.default_rng(27)
+    m = mlp(rng, sizes=(100, 40, 10), T=5)
+    qm, _ = quantized(m, "weight_bits=8,input_bits=12")
+    sim = CpuSimulator(qm, mode="fixed")
+    step = next(st for st in sim.program.steps if getattr(st, "block", 0))
+    assert 1 <= step.block < 40
+    check_fixed(qm, rng.random((25, 100)) * 1.2 - 0.1, sim=sim)
+
+
+def test_fixed_every_instruction_set():
+    best = K.isa_level()
+    rng = np.random.default_rng(28)
+    qm, _ = quantized(mlp(rng, sizes=(70, 45, 33, 10), mode="rate"))
+    qc, _ = quantized(mlp(rng, sizes=(70, 45, 33, 10)))
+    x = dy(rng, (9, 70), 0, 17, 16)
+    try:
+        for level in range(best + 1):
+            assert K.set_isa_level(level) == level
+            check_fixed(qm, x)
+            check_fixed(qc, x)
+    finally:
+        K.set_isa_level(best)
 
 
 def test_fixed_converted_mnist_mlp(mnist):
@@ -619,7 +689,7 @@ def test_fixed_errors():
     # an op without fixed-point semantics, named
     m = Module("mx", {"T": 2})
     x = m.add("input", (), {"index": 0}, "x", TensorType((1, 4, 4), Fixed(10, 8)))
-    p = m.add("maxpool2d", [x], {"kernel": [2, 2]}, "pool")
-    m.outputs = [m.add("readout", [p], name="o")]
+    p = m.add("maxpool2d", [x], {"kernel": [2, 2]}, "pool", TensorType((1, 3, 3), Fixed(10, 8)))
+    m.outputs = [m.add("readout", [p], name="o", result_type=TensorType((1, 3, 3), Fixed(16, 8)))]
     with pytest.raises(sncc.SnccError, match=r"fixed-point mode cannot execute 'maxpool2d' op %pool"):
         CpuSimulator(m.verify(), mode="fixed")
