@@ -208,6 +208,23 @@ class SpikingNetwork:
         return {t: (np.concatenate([p[t] for p in parts])[0] if single else np.concatenate([p[t] for p in parts]))
                 for t in Ts}
 
+    def spike_trains(self, x, T: int | None = None) -> dict[str, np.ndarray]:
+        """The spikes of every neuron layer for one sample: {layer: [T, neurons]} (0/1),
+        from the reference interpreter; `sncc.plots.raster` draws them."""
+        from sncc.interpreter import interpret
+
+        xb, single = self._batch(x)
+        if not single and len(xb) != 1:
+            raise SnccError(f"spike_trains takes one sample, got a batch of {len(xb)}")
+        trains: dict[str, list] = {}
+
+        def record(op, value):
+            if op.kind == "if":
+                trains.setdefault(op.result.name, []).append(np.asarray(value[0]).reshape(-1).astype(np.uint8))
+
+        interpret(self.module, xb[:1], T=T, observer=record)
+        return {k: np.stack(v) for k, v in trains.items()}
+
     def classify(self, x, T: int | None = None, **kw):
         """Predicted class: an int for one sample, an int array for a batch."""
         out = self.run(x, T, **kw)

@@ -116,6 +116,7 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("auto", "cpu", "reference"), default="auto",
                    help="cpu = the compiled simulator, reference = the numpy interpreter")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--raster", metavar="FILE.png", help="plot the spike raster of the first input")
     p.add_argument("--debug", action="store_true", help="show the Python traceback of errors")
     return p
 
@@ -165,6 +166,11 @@ def _cmd_run(args) -> int:
         if len(labels) != n:
             raise SnccError(f"--labels has {len(labels)} entries for {n} inputs")
         result["accuracy"] = float((pred == labels).mean())
+    if args.raster:
+        from sncc.plots import raster
+
+        result["raster"] = str(raster(snn.spike_trains(x[:1] if x.ndim > len(snn.input_shape) else x, T=T),
+                                      args.raster, title=f"{Path(args.model).name}, first input, T={T}"))
     if args.json:
         print(json.dumps(result))
         return 0
@@ -176,6 +182,8 @@ def _cmd_run(args) -> int:
     print(f"spikes per inference: {result['spikes_per_inference']:.1f}")
     for k, r in result["firing_rates"].items():
         print(f"  {k:24} firing rate {100 * r:.2f}% per neuron per step")
+    if args.raster:
+        print(f"spike raster of the first input: {result['raster']}")
     return 0
 
 

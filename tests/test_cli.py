@@ -131,8 +131,9 @@ def test_run_reports_accuracy_spikes_and_firing_rates(tmp_path, mnist):
     r = run("run", snn, "--input", tmp_path / "x.npy", "--labels", tmp_path / "y.npy", "--weight-bits", 4, "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["fixed_point"] is True
-    r = run("run", snn, "--input", tmp_path / "x.npy")
+    r = run("run", snn, "--input", tmp_path / "x.npy", "--raster", tmp_path / "raster.png")
     assert r.returncode == 0 and "spikes per inference" in r.stdout and "firing rate" in r.stdout
+    assert (tmp_path / "raster.png").read_bytes()[:4] == b"\x89PNG"
     np.save(tmp_path / "bad.npy", np.zeros((3, 5), np.float32))
     r = run("run", snn, "--input", tmp_path / "bad.npy")
     assert r.returncode == 1 and "input of shape [3, 5]" in r.stderr and "Traceback" not in r.stderr

@@ -251,3 +251,18 @@ def test_cli_converts_with_calibration_data(tmp_path, data):
                        capture_output=True, text=True)
     assert r.returncode == 1 and "calibration data has shape [3, 7]" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "x.sir").exists()
+
+
+def test_spike_trains_and_raster(mlp, data, tmp_path):
+    x, _, xt, _ = data
+    snn = sncc.convert(mlp, calibration_data=x[:100], T=12)
+    trains = snn.spike_trains(xt[0])
+    assert {k: v.shape for k, v in trains.items()} == {"1.Relu": (12, 128), "3.Relu": (12, 64)}
+    _, counts = snn.run(xt[:1], record=True, backend="reference")
+    assert {k: int(v.sum()) for k, v in trains.items()} == counts
+    from sncc.plots import raster
+
+    png = raster(trains, tmp_path / "r.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(sncc.SnccError, match="one sample"):
+        snn.spike_trains(xt[:2])
