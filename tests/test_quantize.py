@@ -135,3 +135,170 @@ def test_quantize_refuses_what_it_cannot_represent(mnist):
         quantize(sncc.import_onnx("examples/mlp.onnx"))
     with pytest.raises(sncc.SnccError, match="weight_bits' must be in 2..16"):
         sncc.PassManager.parse("quantize{weight_bits=1}")
+
+
+def _plain_cnn_reference(m, x):
+    """Section 6 for a conv / avgpool / gated-maxpool / residual add+mul / dense network,
+    with explicit loops over Python integers (no numpy arithmetic), one sample."""
+    from sncc.interpreter import prng_initial_state
+
+    T = m.attrs["T"]
+    frac = lambda v: v.type.elem.frac if isinstance(v.type.elem, Fixed) else 0  # noqa: E731
+    inp = m.inputs[0]
+    e = inp.type.elem
+    flat_in = [min(max(int(np.floor(float(v) * 2 ** e.frac + 0.5)), e.min_int), e.max_int) for v in x.reshape(-1)]
+    rng = None
+    state, out = {}, None
+
+    def reshape(flat, shape):
+        C, H, W = shape
+        return [[[flat[(c * H + h) * W + w] for w in range(W)] for h in range(H)] for c in range(C)]
+
+    def flatten(t):
+        return [v for plane in t for row in plane for v in row]
+
+    for t in range(T):
+        vals = {}
+        for op in m.ops:
+            k, a = op.kind, op.attrs
+            if k == "const":
+                continue
+            if k == "input":
+                vals[op] = reshape(flat_in, op.type.shape)
+                continue
+            src = vals.get(op.operands[0].owner)
+            if k == "encode":
+                if a["mode"] == "constant":
+                    vals[op] = src
+                else:
+                    if t == 0 and rng is None:
+                        rng = prng_initial_state(a["seed"])
+                    flat = []
+                    for q in flatten(src):
+                        rng ^= (rng << 13) & 0xFFFFFFFF
+                        rng ^= rng >> 17
+                        rng ^= (rng << 5) & 0xFFFFFFFF
+                        flat.append(1 if (rng >> 8) < (min(max(q, 0), 1 << e.frac) << (24 - e.frac)) else 0)
+                    vals[op] = reshape(flat, op.type.shape)
+            elif k == "conv2d":
+                w = m.const_value(op.operands[1]).astype(int).tolist()
+                b = m.const_value(op.operands[2]).astype(int).tolist()
+                O, Ho, Wo = op.type.shape
+                C, H, W = op.operands[0].type.shape
+                (sh, sw), (pt, pl, _, _), (dh, dw) = a["strides"], a["pads"], a["dilations"]
+                kh, kw = len(w[0][0]), len(w[0][0][0])
+                res = [[[b[o] for _ in range(Wo)] for _ in range(Ho)] for o in range(O)]
+                for o in range(O):
+                    for i in range(Ho):
+                        for j in range(Wo):
+                            for c in range(C):
+                                for p in range(kh):
+                                    for q in range(kw):
+                                        h, ww = i * sh + p * dh - pt, j * sw + q * dw - pl
+                                        if 0 <= h < H and 0 <= ww < W:
+                                            res[o][i][j] += w[o][c][p][q] * src[c][h][ww]
+                vals[op] = res
+            elif k == "avgpool2d":
+                (kh, kw), (sh, sw) = a["kernel"], a["strides"]
+                C, Ho, Wo = op.type.shape
+                vals[op] = [[[sum(src[c][i * sh + p][j * sw + q] for p in range(kh) for q in range(kw))
+                              for j in range(Wo)] for i in range(Ho)] for c in range(C)]
+            elif k == "gated_maxpool2d":
+                acc = state.setdefault(op, [[[0] * len(src[0][0]) for _ in src[0]] for _ in src])
+                for c in range(len(src)):
+                    for h in range(len(src[0])):
+                        for ww in range(len(src[0][0])):
+                            acc[c][h][ww] += src[c][h][ww]
+                (kh, kw), (sh, sw) = a["kernel"], a["strides"]
+                C, Ho, Wo = op.type.shape
+                res = []
+                for c in range(C):
+                    plane = []
+                    for i in range(Ho):
+                        row = []
+                        for j in range(Wo):
+                            best = None
+                            for p in range(kh):
+                                for q in range(kw):
+                                    h, ww = i * sh + p, j * sw + q
+                                    if best is None or acc[c][h][ww] > acc[c][best[0]][best[1]]:
+                                        best = (h, ww)
+                            row.append(src[c][best[0]][best[1]])
+                        plane.append(row)
+                    res.append(plane)
+                vals[op] = res
+            elif k == "mul":
+                cq = int(m.const_value(op.operands[1]).reshape(-1)[0])
+                vals[op] = [[[v * cq for v in row] for row in plane] for plane in src]
+            elif k == "add":
+                F = frac(op.result)
+                other = vals[op.operands[1].owner]
+                sa, sb = F - frac(op.operands[0]), F - frac(op.operands[1])
+                vals[op] = [[[(u << sa) + (v << sb) for u, v in zip(r1, r2)] for r1, r2 in zip(p1, p2)]
+                            for p1, p2 in zip(src, other)]
+            elif k == "flatten":
+                vals[op] = flatten(src) if isinstance(src[0], list) else src
+            elif k == "dense":
+                w = m.const_value(op.operands[1]).astype(int).tolist()
+                b = m.const_value(op.operands[2]).astype(int).tolist()
+                vals[op] = [sum(wi * si for wi, si in zip(row, src)) + bi for row, bi in zip(w, b)]
+            elif k == "if":
+                F = frac(op.operands[0])
+                th = int(round(a["threshold"] * 2 ** F))
+                lim = 1 << (a["vbits"] - 1)
+                flat = flatten(src) if isinstance(src[0], list) else src
+                v = state.setdefault(op, [int(np.floor(a["v0"] * 2 ** F + 0.5))] * len(flat))
+                spikes = []
+                for i, c in enumerate(flat):
+                    v[i] = min(max(v[i] + c, -lim), lim - 1)
+                    s = v[i] >= th
+                    if s:
+                        v[i] = v[i] - th if a["reset"] == "subtract" else 0
+                    spikes.append(int(s))
+                vals[op] = reshape(spikes, op.type.shape) if op.type.rank == 3 else spikes
+            elif k == "readout":
+                out = list(src) if out is None else [u + v for u, v in zip(out, src)]
+            else:
+                raise AssertionError(k)
+    return out
+
+
+@pytest.mark.parametrize("encoding,reset", [("constant", "subtract"), ("rate", "zero")])
+def test_fixed_point_cnn_ops_equal_a_plain_integer_reference(encoding, reset):
+    """conv2d (strided, padded, dilated), avg pooling, gated max pooling, a residual add with a
+    synaptic mul, flatten and dense, quantized, against the loops above, spike for spike."""
+    from sncc.types import TensorType
+
+    rng = np.random.default_rng(3)
+    m = sncc.ir.Module("cnn", {"T": 5})
+    x = m.add("input", (), {"index": 0, "calib.min": 0.0, "calib.max": 1.0}, "x", TensorType((1, 8, 8)))
+    e = m.add("encode", [x], {"mode": encoding, "seed": 9}, "e")
+    c1 = m.add("conv2d", [e, m.const(rng.normal(0, 0.6, (3, 1, 3, 3))), m.const(rng.normal(0, 0.1, 3))],
+               {"pads": [1, 1, 1, 1]}, "c1")
+    s1 = m.add("if", [c1], {"threshold": 1.0, "reset": reset, "v0": 0.5}, "s1")
+    c2 = m.add("conv2d", [s1, m.const(rng.normal(0, 0.4, (3, 3, 3, 3))), m.const(rng.normal(0, 0.1, 3))],
+               {"pads": [2, 2, 2, 2], "dilations": [2, 2]}, "c2")
+    skip = m.add("mul", [s1, m.const(np.array(0.75, np.float32))], name="skip")
+    r = m.add("add", [c2, skip], name="r")
+    s2 = m.add("if", [r], {"threshold": 1.0, "reset": reset}, "s2")
+    p1 = m.add("avgpool2d", [s2], {"kernel": [2, 2], "strides": [2, 2]}, "p1")
+    c3 = m.add("conv2d", [p1, m.const(rng.normal(0, 0.8, (2, 3, 2, 2))), m.const(rng.normal(0, 0.1, 2))],
+               {"strides": [1, 1]}, "c3")
+    s3 = m.add("if", [c3], {"threshold": 1.0, "reset": reset}, "s3")
+    g = m.add("gated_maxpool2d", [s3], {"kernel": [2, 2], "strides": [1, 1]}, "g")
+    f = m.add("flatten", [g], name="f")
+    d = m.add("dense", [f, m.const(rng.normal(0, 0.5, (4, 8))), m.const(rng.normal(0, 0.1, 4))], name="d")
+    m.outputs = [m.add("readout", [d], name="o")]
+    q, _ = quantize(m.verify(), "quantize{weight_bits=6}")
+    assert {op.kind for op in q.ops} >= {"conv2d", "avgpool2d", "gated_maxpool2d", "mul", "add", "dense"}
+    xs = rng.random((3, 1, 8, 8)).astype(np.float32)
+    got = sncc.interpret(q, xs)
+    F = q.outputs[0].type.elem.frac
+    for i in range(3):
+        assert (got[i] * 2 ** F).astype(np.int64).tolist() == _plain_cnn_reference(q, xs[i])
+    # every layer is active, and the CPU simulator's fixed-point mode agrees too
+    _, spikes = sncc.SpikingNetwork(q).run(xs, record=True, backend="reference")
+    assert all(v > 0 for v in spikes.values()) and len(spikes) == 3
+    from sncc.backends.cpu import CpuSimulator
+
+    np.testing.assert_array_equal(CpuSimulator(q, mode="fixed").run(xs), got)
