@@ -45,7 +45,7 @@ def _to_onnx(model, example: np.ndarray):
     return onnx.load_from_string(buf.getvalue())
 
 
-def _example_shape_for(model, calibration_data) -> np.ndarray:
+def _as_batch(calibration_data) -> np.ndarray:
     if hasattr(calibration_data, "detach"):
         calibration_data = calibration_data.detach().cpu().numpy()
     x = np.asarray(calibration_data, dtype=np.float32)
@@ -71,7 +71,7 @@ def import_model(model, calibration_data=None) -> Module:
     if hasattr(model, "state_dict") and hasattr(model, "forward"):
         if calibration_data is None:
             raise SnccError("converting a torch.nn.Module needs calibration_data (it also gives the input shape)")
-        return import_onnx(_to_onnx(model, _example_shape_for(model, calibration_data)),
+        return import_onnx(_to_onnx(model, _as_batch(calibration_data)),
                            name=type(model).__name__.lower())
     raise SnccError(f"cannot convert a {type(model).__name__}: give a torch.nn.Module, an ONNX file or ModelProto, "
                     "or an .sir file")
