@@ -105,25 +105,6 @@ class SpikingNetwork:
     def input_shape(self) -> tuple[int, ...]:
         return self.module.inputs[0].type.shape
 
-    def _batch(self, x) -> tuple[np.ndarray, bool]:
-        if hasattr(x, "detach"):
-            x = x.detach().cpu().numpy()
-        try:
-            x = np.asarray(x, dtype=np.float32)
-        except (TypeError, ValueError):
-            raise SnccError("input is not a numeric array") from None
-        shape, size = self.input_shape, int(np.prod(self.input_shape))
-        if x.shape == shape or (x.ndim == 1 and x.size == size and len(shape) > 1):
-            return x.reshape((1,) + shape), True
-        if x.ndim >= 2 and x.shape[1:] != shape and int(np.prod(x.shape[1:])) == size:
-            x = x.reshape((x.shape[0],) + shape)
-        if x.shape[1:] != shape:
-            raise SnccError(f"input of shape {list(x.shape)}: the network takes one sample of shape {list(shape)} "
-                            f"or a batch [N, {', '.join(map(str, shape))}]")
-        if not np.all(np.isfinite(x)):
-            raise SnccError("input contains NaN or infinite values")
-        return x, False
-
     @property
     def fixed(self) -> bool:
         """True for a quantized network (integer arithmetic, spec/ir.md section 6)."""
@@ -159,7 +140,7 @@ class SpikingNetwork:
         if T is not None and (not isinstance(T, (int, np.integer)) or isinstance(T, bool) or T < 1):
             raise SnccError(f"T must be an integer >= 1, got {T!r}")
         sim = self.simulator(backend)
-        xb, single = self._batch(x)
+        xb, single = self.module.input_batch(x)
         chunks = range(0, len(xb), batch_size)
         if progress:
             from tqdm import tqdm
@@ -198,7 +179,7 @@ class SpikingNetwork:
         Ts = sorted({int(t) for t in Ts})
         if not Ts or Ts[0] < 1:
             raise SnccError(f"timesteps must be >= 1, got {Ts}")
-        xb, single = self._batch(x)
+        xb, single = self.module.input_batch(x)
         chunks = range(0, len(xb), batch_size)
         if progress:
             from tqdm import tqdm
@@ -213,7 +194,7 @@ class SpikingNetwork:
         from the reference interpreter; `sncc.plots.raster` draws them."""
         from sncc.interpreter import interpret
 
-        xb, single = self._batch(x)
+        xb, single = self.module.input_batch(x)
         if not single and len(xb) != 1:
             raise SnccError(f"spike_trains takes one sample, got a batch of {len(xb)}")
         trains: dict[str, list] = {}

@@ -115,6 +115,31 @@ class Module:
         ins = [op for op in self.ops if op.kind == "input"]
         return [op.result for op in sorted(ins, key=lambda o: o.attrs["index"])]
 
+    def input_batch(self, x, what: str = "input") -> tuple[np.ndarray, bool]:
+        """User data for the (first) input as a float32 batch [N, *shape], and whether it was
+        one sample; a flat [N, size] batch is reshaped. Checks shape and finiteness."""
+        from sncc.errors import SnccError
+
+        if hasattr(x, "detach"):  # a torch tensor
+            x = x.detach().cpu().numpy()
+        try:
+            x = np.asarray(x, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise SnccError(f"{what} is not a numeric array") from None
+        shape = self.inputs[0].type.shape
+        size = int(np.prod(shape))
+        single = x.shape == shape or (x.ndim == 1 and x.size == size and len(shape) > 1)
+        if single:
+            x = x.reshape((1,) + shape)
+        elif x.ndim >= 2 and x.shape[1:] != shape and int(np.prod(x.shape[1:])) == size:
+            x = x.reshape((x.shape[0],) + shape)
+        if x.shape[1:] != shape:
+            raise SnccError(f"{what} of shape {list(x.shape)}: the network takes one sample of shape {list(shape)} "
+                            f"or a batch [N, {', '.join(map(str, shape))}]")
+        if not np.all(np.isfinite(x)):
+            raise SnccError(f"{what} contains NaN or infinite values")
+        return x, single
+
     def users(self, value: Value) -> list[Operation]:
         return [op for op in self.ops if any(v is value for v in op.operands)]
 

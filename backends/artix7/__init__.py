@@ -48,21 +48,7 @@ DEFAULT_BAUD = 115200
 # ------------------------------------------------------------------ reference
 
 def _as_batch(module, x) -> np.ndarray:
-    shape = tuple(module.inputs[0].type.shape)
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    x = np.asarray(x, dtype=np.float32)
-    size = int(np.prod(shape))
-    if x.shape == shape:
-        x = x[None]
-    if x.ndim >= 2 and x.shape[1:] != shape and int(np.prod(x.shape[1:])) == size:
-        x = x.reshape((x.shape[0],) + shape)
-    if x.shape[1:] != shape:
-        raise SnccError(f"artix7: test vectors of shape {list(x.shape)}: the network takes [N, "
-                        f"{', '.join(map(str, shape))}]")
-    if not np.all(np.isfinite(x)):
-        raise SnccError("artix7: test vectors contain NaN or infinite values")
-    return x
+    return module.input_batch(x, "artix7: test vectors")[0]
 
 
 def reference(module, x, plan: NetworkPlan | None = None, golden: str = "reference"):
