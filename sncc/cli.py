@@ -79,10 +79,13 @@ def _compile_parser() -> argparse.ArgumentParser:
     fpga = p.add_argument_group("artix7 target")
     fpga.add_argument("--board", default=None,
                       help="arty-a7-35, arty-a7-100 (default), basys3, nexys-a7-100: board top, UART, XDC")
-    fpga.add_argument("--part", help="any Artix-7 part (e.g. xc7a200tfbg676-2): a core-only build")
+    fpga.add_argument("--part", help="any Artix-7 part (e.g. xc7a200tfbg676-2), instead of --board: a core-only build")
     fpga.add_argument("--lanes", type=int, default=16, help="parallel lanes per layer engine (default 16)")
     fpga.add_argument("--test-vectors", type=int, default=100, metavar="N",
-                      help="testbench vectors, taken from the calibration data (default 100)")
+                      help="testbench vectors (default 100), from --test-input, else from the calibration data")
+    fpga.add_argument("--test-input", metavar="X.npy", help="held-out test inputs for the testbench vectors "
+                      "(better than calibration images: the co-simulation then checks unseen data)")
+    fpga.add_argument("--test-labels", metavar="Y.npy", help="their labels: report.md gives the RTL's accuracy")
     fpga.add_argument("--no-synth", action="store_true", help="skip the Yosys resource estimate")
     _common(p)
     return p
@@ -231,35 +234,67 @@ def _cmd_compile(args) -> int:
 
 def _build_artix7(args, module, calib) -> int:
     from sncc.backends import artix7
+    from sncc.driver import load_array
 
     if not args.output:
         raise SnccError("--target artix7 writes a project folder: give -o DIR")
-    board = args.board if args.board or args.part else "arty-a7-100"
     if args.lanes < 1:
         raise SnccError(f"--lanes must be at least 1, got {args.lanes}")
-    vectors = calib[: args.test_vectors] if calib is not None else None
-    report = artix7.build(module, args.output, board=board, part=args.part, lanes=args.lanes, vectors=vectors,
-                          n_vectors=args.test_vectors, synth=False if args.no_synth else None, verbose=True)
+    if args.test_vectors < 1:
+        raise SnccError(f"--test-vectors must be at least 1, got {args.test_vectors}")
+    if args.test_labels and not args.test_input:
+        raise SnccError("--test-labels needs --test-input (the inputs they label)")
+    vectors = load_array(args.test_input, "test input") if args.test_input else calib
+    labels = load_array(args.test_labels, "test labels") if args.test_labels else None
+    if vectors is not None:
+        vectors = vectors[: args.test_vectors]
+    if labels is not None:
+        labels = labels.reshape(-1)
+        if len(labels) < len(vectors):
+            raise SnccError(f"--test-labels has {len(labels)} entries for {len(vectors)} test vectors")
+        labels = labels[: len(vectors)]
+    from sncc.backends.artix7 import sim
+
+    if sim.verilator_exe() is None:
+        print("sncc: warning: Verilator is not installed: no lint and no co-simulation of the RTL "
+              "(pip install 'sncc[fpga]')", file=sys.stderr)
+    if sim.yosys_exe() is None and not args.no_synth:
+        print("sncc: warning: Yosys is not installed: no resource estimate (pip install 'sncc[fpga]')", file=sys.stderr)
+    artix7.build(module, args.output, board=args.board, part=args.part, lanes=args.lanes, vectors=vectors,
+                 labels=labels, n_vectors=args.test_vectors, synth=False if args.no_synth else None, verbose=True)
     print(f"sncc: wrote {args.output} (see {Path(args.output) / 'report.md'})", file=sys.stderr)
     return 0
 
 
 def _sim_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="sncc sim", description="Co-simulate an artix7 build with Verilator and check the RTL "
-                "against the fixed-point reference, bit for bit; prints cycles per inference.",
-                epilog="example:\n  sncc sim build/ --vectors 100", formatter_class=argparse.RawDescriptionHelpFormatter)
+                "against the fixed-point reference, bit for bit; prints cycles per inference.\n\n"
+                "Note: this compiles and runs the Verilog in BUILD_DIR (Verilog can run shell commands "
+                "through $system). Only simulate builds you made or trust.",
+                epilog="examples:\n  sncc sim build/                       the build's own test vectors\n"
+                       "  sncc sim build/ --vectors 20          the first 20 of them\n"
+                       "  sncc sim build/ --input x_test.npy --labels y_test.npy --vectors 200",
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("build_dir", metavar="BUILD_DIR")
-    p.add_argument("--vectors", type=int, metavar="N", help="check N of the build's test vectors (default: all)")
+    p.add_argument("--vectors", type=int, metavar="N", help="check the first N vectors (default: all)")
+    p.add_argument("--input", metavar="X.npy", help="new test inputs [N, ...]: expected outputs from the "
+                   "build's model.sir through the fixed-point reference")
+    p.add_argument("--labels", metavar="Y.npy", help="integer labels: report the accuracy of the RTL's classes")
     p.add_argument("--debug", action="store_true", help="show the Python traceback of errors")
     return p
 
 
 def _cmd_sim(args) -> int:
     from sncc.backends import artix7
+    from sncc.driver import load_array
 
-    res = artix7.simulate(args.build_dir, n_vectors=args.vectors, verbose=True)  # prints the summary
+    x = load_array(args.input, "input") if args.input else None
+    labels = load_array(args.labels, "labels") if args.labels else None
+    res = artix7.simulate(args.build_dir, x, n_vectors=args.vectors, labels=labels, verbose=True)
     if res["mismatches"]:
         raise SnccError(f"the RTL differs from the reference on {res['mismatches']} vectors")
+    if "accuracy" in res:
+        print(f"accuracy of the RTL's classes: {100 * res['accuracy']:.2f}%")
     return 0
 
 
@@ -299,9 +334,19 @@ def _cmd_passes(args) -> int:
     return 0
 
 
+def _terminate(signum, frame):
+    # SIGTERM unwinds like Ctrl-C, so every temporary file and folder is removed on the way out
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     logging.basicConfig(format="sncc: note: %(message)s", level=logging.INFO, stream=sys.stderr)
     try:
         if argv and argv[0] == "opt":

