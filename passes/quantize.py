@@ -44,6 +44,16 @@ def weight_frac(w: np.ndarray, bits: int) -> int:
     return math.floor(math.log2((2 ** (bits - 1) - 1) / top))
 
 
+def exact_frac(w: np.ndarray, limit: int = 64) -> int:
+    """The fewest fraction bits F >= 0 at which every weight is an exact integer (`limit` if
+    none up to it): all-ones sum-pooling kernels get F = 0 instead of wasting bits."""
+    w = np.asarray(w, dtype=np.float64)
+    for F in range(0, limit):
+        if np.all(np.floor(w * 2.0 ** F) == w * 2.0 ** F):
+            return F
+    return limit
+
+
 class _Quantizer:
     def __init__(self, m: Module, opts: dict):
         self.m = m
@@ -90,6 +100,10 @@ class _Quantizer:
                 lo = math.floor(min(lo_x, 0.0) * 2 ** F + 0.5)
                 hi = math.floor(max(hi_x, 0.0) * 2 ** F + 0.5)
                 self.set(op, F, lo, hi)
+                # the input type is sized from the calibrated range, but inputs are clamped to the
+                # type (section 6), not to that range: every width below holds for any input
+                elem = op.type.elem
+                self.bounds[id(op.result)] = (elem.min_int, elem.max_int)
                 continue
             xs = op.operands
             if any(id(v) not in self.bounds for v in xs if v.owner.kind != "const"):
@@ -127,7 +141,9 @@ class _Quantizer:
                 try:
                     s = ops._pow2_window(k, x.type, op.attrs)
                 except ops.TypeError_ as e:
-                    raise SnccError(f"quantize: {op.describe()}: {e}; use 2x2 or 4x4 pooling without excluded padding") from None
+                    raise SnccError(f"quantize: {op.describe()}: {e}, and it cannot be folded into the next layer "
+                                    "(fold-avgpool needs a dense/conv2d reading it alone and a window count that is "
+                                    "the same everywhere: count_include_pad or no padding)") from None
                 lo, hi = self.bounds[id(x)]
                 self.set(op, self.F(x) + s, lo << s, hi << s)
             elif k in ("flatten", "reshape", "transpose", "identity", "dropout", "gated_maxpool2d"):
@@ -152,7 +168,7 @@ class _Quantizer:
         w = self.m.const_value(op.operands[1])
         if w is None:
             raise SnccError(f"quantize: {op.describe()} has non-constant weights")
-        Fw = weight_frac(w, self.o["weight_bits"])
+        Fw = min(weight_frac(w, self.o["weight_bits"]), exact_frac(w))
         q, clipped = self.quantize_const(op, 1, Fw, self.o["weight_bits"])
         Fx = self.F(x)
         lo_x, hi_x = self.bounds[id(x)]
@@ -212,9 +228,12 @@ class Quantize(Pass):
             raise SnccError("quantize runs on a spiking network: run convert-to-snn first")
         if any(isinstance(v.type.elem, Fixed) for v in m.inputs):
             raise SnccError("quantize: this module is already quantized")
+        from sncc.passes.fold_avgpool import fold_average_pools
+
+        folded = fold_average_pools(m)   # averages over windows that are not a power of two
         q = _Quantizer(m, self.opts)
         q.run()
         from sncc.passes.dce import eliminate_dead_code
 
         eliminate_dead_code(m)
-        ctx.reports[self.name] = {"layers": q.layers}
+        ctx.reports[self.name] = {"layers": q.layers, "folded_average_pools": folded}

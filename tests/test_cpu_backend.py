@@ -632,7 +632,8 @@ def test_fixed_first_layer_in_exact_f32_blocks():
     """Integer inputs of dense go through f32 FMAs in blocks of active inputs whose sums
     stay below 2^24; with 12 input bits the blocks hold 16 inputs: several per row."""
     rng = np.random.default_rng(27)
-    m = mlp(rng, sizes=(100, 40, 10), T=5)
+    # weights that are not short dyadic fractions, so quantize gives them all 8 bits
+    m = mlp(rng, sizes=(100, 40, 10), T=5, weights=lambda r, s: (0.3 * r.standard_normal(s)).astype(np.float32))
     qm, _ = quantized(m, "weight_bits=8,input_bits=12")
     sim = CpuSimulator(qm, mode="fixed")
     step = next(st for st in sim.program.steps if getattr(st, "block", 0))
