@@ -1,0 +1,553 @@
+"""The core of a hardware graph: memory images and `sncc_core.v`, which instantiates the RTL
+library (runtime/rtl) and a generated controller (any FPGA family).
+
+Schedule (one inference): CLEAR (every accumulator and count memory to zero) -> LOAD (the
+input integers stream into the input memory, C order) -> the time-invariant projections once
+(constant encoding: the first layer's current) -> T timesteps, each running the nodes in
+topological order: the encoder (rate), every projection into a node (ACC: its source's
+scanner feeds the projection's synapse engine, which accumulates into the node's current),
+then the node's own step (IF/readout PASS, or the gated max pool's UPD and SEL) -> OUT (the
+readout's integers and their argmax stream out). One phase runs at a time; a phase ends
+when every unit it started is idle, pipelines drained.
+
+Interface of `sncc_core` (the same for every network, so board tops and testbenches are
+shared): in_valid/in_ready/in_data (the input integers, C order), out_valid/out_ready/
+out_data/out_index/out_last (the readout integers, C order), out_class (the first largest),
+`done` (one cycle after the last output) and `busy`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sncc.backends.fpga.graph import HardwareGraph, Node, Projection, bits_for, clog2
+
+STATIC_RTL = ["sncc_ram.v", "sncc_accmem.v", "sncc_scan.v", "sncc_synapse.v", "sncc_neuron.v", "sncc_gmax.v",
+              "sncc_output.v"]
+STATIC_RATE = ["sncc_encoder.v"]
+ZERO = "1'b0"
+
+
+def hexrows(values, width: int) -> str:
+    """One hex word per row; `values` rows of lane integers (lane 0 least significant)."""
+    mask = (1 << width) - 1
+    out = []
+    for row in values:
+        word = 0
+        for v in reversed(list(row)):
+            word = (word << width) | (int(v) & mask)
+        out.append(format(word, "x"))
+    return "\n".join(out) + "\n"
+
+
+@dataclass
+class ProjectionTables:
+    nwg: int
+    wd: int
+    files: dict
+    rln: int
+    cln: int
+    rlb: int
+    kb: int
+    wab: int
+    sab: int
+
+
+def assign_lanes(g: HardwareGraph, lanes: int) -> None:
+    """Lanes per node: `lanes` output channels side by side (at most the channels); the input
+    and the encoder keep C order (1 lane); a gated max pool uses its source's layout."""
+    for n in g.nodes:
+        if n.kind in ("input", "encoder"):
+            n.lanes = 1
+        elif n.kind == "gmax":
+            n.lanes = n.src.lanes
+        else:
+            n.lanes = max(1, min(lanes, n.C))
+
+
+def projection_tables(p: Projection, prefix: str) -> ProjectionTables:
+    """The synapse engine's ROMs for projection p (see runtime/rtl/sncc_synapse.v)."""
+    src, sink = p.src, p.sink
+    C, H, W = src.C, src.H, src.W
+    O, Cg, kh, kw = p.weights.shape
+    (sh, sw), (pt, pl, _, _), (dh, dw) = p.strides, p.pads, p.dilations
+    Ls, Gs, Ho, Wo = sink.lanes, sink.G, sink.H, sink.W
+    Og = O // p.groups
+    ranges = []
+    for gi in range(p.groups):
+        lo_c, hi_c = p.out_offset + gi * Og, p.out_offset + (gi + 1) * Og - 1
+        ranges.append((lo_c // Ls, hi_c // Ls))
+    nwg = max(hi - lo + 1 for lo, hi in ranges)
+    wlo = [min(lo, Gs - nwg) for lo, _ in ranges]
+    wd = C * kh * kw * nwg
+    # weights: row ((c*kh + a)*kw + b)*nwg + k, lane j = sink channel (wlo + k)*Ls + j
+    rom = np.zeros((wd, Ls), np.int64)
+    for c in range(C):
+        gi = c // Cg
+        for a in range(kh):
+            for b in range(kw):
+                for k in range(nwg):
+                    row = ((c * kh + a) * kw + b) * nwg + k
+                    for j in range(Ls):
+                        o = (wlo[gi] + k) * Ls + j - p.out_offset
+                        if gi * Og <= o < (gi + 1) * Og:
+                            rom[row, j] = p.weights[o, c - gi * Cg, a, b]
+    WW = p.weight_bits
+    sab = clog2(sink.words)
+    wab = clog2(wd)
+
+    def lists(n_in, k, s, pad, d, n_out, wstep, sstep):
+        starts, entries = [], []
+        for y in range(n_in):
+            here = []
+            for a in range(k):
+                i = y + pad - a * d
+                if i >= 0 and i % s == 0 and i // s < n_out:
+                    here.append((a * wstep, (i // s) * sstep))
+            starts.append((len(entries), len(here)))
+            entries += here
+        return starts, entries
+
+    rows, rowl = lists(H, kh, sh, pt, dh, Ho, kw * nwg, Wo * Gs)
+    cols, coll = lists(W, kw, sw, pl, dw, Wo, nwg, Gs)
+    rln, cln = max(1, len(rowl)), max(1, len(coll))
+    rlb = clog2(max(rln, cln))
+    kb = clog2(max(kh, kw) + 1)
+    ent = [[(s << kb) | n] for s, n in rows], [[(s << kb) | n] for s, n in cols]
+    pack = lambda e: [[(w << sab) | s] for w, s in e] or [[0]]
+    chan = [[(c * kh * kw * nwg << sab) | wlo[c // Cg]] for c in range(C)]
+    files = {
+        f"{prefix}_w.mem": hexrows(rom, WW),
+        f"{prefix}_rows.mem": hexrows(ent[0], rlb + kb),
+        f"{prefix}_cols.mem": hexrows(ent[1], rlb + kb),
+        f"{prefix}_rowl.mem": hexrows(pack(rowl), wab + sab),
+        f"{prefix}_coll.mem": hexrows(pack(coll), wab + sab),
+        f"{prefix}_chan.mem": hexrows(chan, wab + sab),
+    }
+    return ProjectionTables(nwg, wd, files, rln, cln, rlb, kb, wab, sab)
+
+
+def gmax_tables(n: Node, prefix: str):
+    src = n.src
+    kh, kw = n.kernel
+    (sh, sw), (pt, pl, _, _), (dh, dw) = n.strides, n.pads, n.dilations
+    starts, entries = [], []
+    for i in range(n.H):
+        for j in range(n.W):
+            here = []
+            for a in range(kh):
+                for b in range(kw):
+                    r, c = i * sh + a * dh - pt, j * sw + b * dw - pl
+                    if 0 <= r < src.H and 0 <= c < src.W:
+                        here.append(r * src.W + c)
+            starts.append((len(entries), len(here)))
+            entries += here
+    wlb = clog2(max(1, len(entries)))
+    kb = clog2(kh * kw + 1)
+    pib = clog2(src.P)
+    files = {f"{prefix}_win.mem": hexrows([[(s << kb) | c] for s, c in starts], wlb + kb),
+             f"{prefix}_winl.mem": hexrows([[e] for e in entries] or [[0]], pib)}
+    return files, max(1, len(entries)), wlb, kb, pib
+
+
+def _lane_table(values: np.ndarray, n: Node, pad: int) -> np.ndarray:
+    full = np.full(n.G * n.lanes, pad, np.int64)
+    full[:n.C] = values
+    return full.reshape(n.G, n.lanes)
+
+
+# ------------------------------------------------------------------ sncc_core.v
+
+class _Core:
+    """Collects the generated Verilog of one core (lines) and its memory images (files)."""
+
+    def __init__(self, g: HardwareGraph, mem: str):
+        self.g, self.mem = g, mem
+        self.o: list[str] = []
+        self.files: dict[str, str] = {}
+        self.phases: list[tuple[str, str]] = []   # (state name, done condition)
+        self.scan_phases: dict[int, list[str]] = {}   # node index -> phases in which its scanner runs
+        self.read_users: dict[int, list[tuple[str, str, str]]] = {}  # ram node -> (phase cond, addr, req)
+        self.acc_drivers: dict[int, list[tuple[str, str, str, str]]] = {}  # node -> (valid, addr, add, clear)
+
+    def a(self, line: str = "") -> None:
+        self.o.append(line)
+
+
+def _node_bits(n: Node) -> dict:
+    return {"AB": clog2(n.words), "CB": clog2(max(n.C, n.G * n.lanes)), "YB": clog2(n.H), "XB": clog2(n.W)}
+
+
+def core_verilog(g: HardwareGraph, mem: str = "mem/") -> tuple[str, dict[str, str], list[str]]:
+    """(sncc_core.v, memory images by file name, the per-step phase names)."""
+    c = _Core(g, mem)
+    a = c.a
+    inp, out = g.input, g.output
+    IW, OW = inp.value_bits, out.readout_bits
+    N_out = out.size
+    NB = clog2(N_out)
+    K = inp.size
+    KB1 = clog2(K + 1)
+    TB = clog2(g.T)
+    consumers: dict[int, list[Projection]] = {}
+    for p in g.projections:
+        consumers.setdefault(p.src.index, []).append(p)
+    for n in g.nodes:
+        if n.kind == "sum" and not n.static and len(consumers.get(n.index, [])) != 1:
+            from sncc.errors import UnsupportedError
+
+            raise UnsupportedError(f"fpga: the value %{n.source_name} is read by {len(consumers.get(n.index, []))} "
+                                   "layers; a time-varying sum feeds exactly one")
+
+    # ---- the schedule
+    load_phases, step_phases = [], []
+    for n in g.nodes:
+        i = n.index
+        if n.kind == "encoder":
+            step_phases.append((f"S_ENC{i}", n, None))
+        elif n.kind in ("if", "readout", "sum"):
+            for p in n.projections:
+                (load_phases if n.static else step_phases).append((f"S_ACC{p.index}", n, p))
+            if n.kind != "sum":
+                step_phases.append((f"S_PASS{i}", n, None))
+        elif n.kind == "gmax":
+            step_phases.append((f"S_UPD{i}", n, None))
+            step_phases.append((f"S_SEL{i}", n, None))
+    states = ["S_IDLE", "S_CLEAR", "S_LOAD"] + [s for s, _, _ in load_phases] + [s for s, _, _ in step_phases] + ["S_OUT"]
+    SB = clog2(len(states))
+
+    a("// sncc_core: the quantized spiking network " + g.name + " (generated by sncc; spec/ir.md sections 5 and 6).")
+    a("//")
+    a(f"// T = {g.T} timesteps, {g.encoding} encoding, {g.readout} readout; input {g.input_type} x {K}.")
+    a("// Nodes (tensors kept in memory; lanes = channels side by side):")
+    for n in g.nodes:
+        a(f"//   n{n.index} {n.kind:8s} {n.C}x{n.H}x{n.W}, {n.lanes} lanes" + (", time-invariant current" if n.static else ""))
+    a("// Projections (event-driven convolutions, weights folded from the IR):")
+    for p in g.projections:
+        kh, kw = p.kernel
+        a(f"//   p{p.index}: n{p.src.index} -> n{p.sink.index}, {kh}x{kw} kernel, strides {list(p.strides)}, "
+          f"pads {list(p.pads)}, dilations {list(p.dilations)}, groups {p.groups}, {p.weight_bits}-bit weights")
+    a("// Phases per timestep: " + " ".join(s for s, _, _ in step_phases))
+    a("`default_nettype none")
+    a("")
+    a("module sncc_core (")
+    a("    input  wire clk,")
+    a("    input  wire rst,")
+    a("    input  wire in_valid,")
+    a("    output wire in_ready,")
+    a(f"    input  wire [{IW - 1}:0] in_data,")
+    a("    output wire out_valid,")
+    a("    input  wire out_ready,")
+    a(f"    output wire [{OW - 1}:0] out_data,")
+    a(f"    output wire [{NB - 1}:0] out_index,")
+    a("    output wire out_last,")
+    a(f"    output wire [{NB - 1}:0] out_class,")
+    a("    output reg  done,")
+    a("    output wire busy")
+    a(");")
+    for k, s in enumerate(states):
+        a(f"    localparam [{SB - 1}:0] {s} = {SB}'d{k};")
+    a(f"    reg [{SB - 1}:0] ph;")
+    a("    reg ph_start;")
+    a(f"    reg [{TB - 1}:0] t;")
+    a(f"    wire first = (t == {TB}'d0);")
+    a(f"    reg [{KB1 - 1}:0] ld_n;")
+    a(f"    wire ld_all = (ld_n == {KB1}'d{K});")
+    a("    wire in_take = in_valid && in_ready;")
+    a("    assign in_ready = (ph == S_LOAD) && !ph_start && !ld_all;")
+    a("")
+
+    phase_of = {s: (n, p) for s, n, p in load_phases + step_phases}
+
+    def in_phase(names):
+        return " || ".join(f"ph == {s}" for s in names) or "1'b0"
+
+    # ---- declarations: every node's memories and units
+    for n in g.nodes:
+        i, b = n.index, _node_bits(n)
+        AB, L = b["AB"], n.lanes
+        a(f"    // ---- n{i}: {n.kind} {n.C}x{n.H}x{n.W} ({n.name}), {n.words} words x {L} lanes")
+        if n.kind in ("input", "encoder", "if", "gmax"):
+            LW = n.value_bits if n.kind == "input" else 1
+            a(f"    wire [{AB - 1}:0] n{i}_raddr;")
+            a(f"    wire [{L * LW - 1}:0] n{i}_rdata;")
+            a(f"    wire n{i}_we;")
+            a(f"    wire [{AB - 1}:0] n{i}_waddr;")
+            a(f"    wire [{L * LW - 1}:0] n{i}_wdata;")
+            a(f"    sncc_ram #(.D({n.words}), .AB({AB}), .L({L}), .LW({LW})) n{i}_map (")
+            a(f"        .clk(clk), .we({{{L}{{n{i}_we}}}}), .waddr(n{i}_waddr), .wdata(n{i}_wdata), "
+              f".raddr(n{i}_raddr), .rdata(n{i}_rdata));")
+            a(f"    reg [1:0] n{i}_rv;")
+        if n.kind in ("if", "readout", "sum"):
+            AW = n.acc_bits
+            a(f"    wire n{i}_acc_busy, n{i}_q_valid, n{i}_q_clear, n{i}_rd_valid;")
+            a(f"    wire [{AB - 1}:0] n{i}_q_addr;")
+            a(f"    wire [{L * AW - 1}:0] n{i}_q_add, n{i}_rd_data;")
+            a(f"    sncc_accmem #(.D({n.words}), .AB({AB}), .L({L}), .AW({AW})) n{i}_acc (")
+            a(f"        .clk(clk), .rst(rst), .clear_start(ph_start && ph == S_CLEAR), .busy(n{i}_acc_busy),")
+            a(f"        .req_valid(n{i}_q_valid), .req_addr(n{i}_q_addr), .req_add(n{i}_q_add), .req_clear(n{i}_q_clear),")
+            a(f"        .rd_valid(n{i}_rd_valid), .rd_data(n{i}_rd_data));")
+        a("")
+
+    # ---- input loading
+    a("    // ---- the input integers stream into n0 (C order)")
+    a(f"    assign n{inp.index}_we = in_take;")
+    ab0 = _node_bits(inp)["AB"]
+    a(f"    assign n{inp.index}_waddr = ld_n[{ab0 - 1}:0];" if KB1 > ab0 else f"    assign n{inp.index}_waddr = ld_n;")
+    a(f"    assign n{inp.index}_wdata = in_data;")
+    a("")
+
+    # ---- units
+    busy_of: dict[str, list[str]] = {}
+    for n in g.nodes:
+        i, b = n.index, _node_bits(n)
+        AB, L = b["AB"], n.lanes
+        if n.kind == "encoder":
+            s = f"S_ENC{i}"
+            from sncc.interpreter import prng_initial_state   # the generator computes init(seed) (spec 5.2)
+
+            a(f"    // ---- n{i}: rate encoder")
+            a(f"    wire n{i}_enc_busy;")
+            a(f"    wire [{_node_bits(inp)['AB'] - 1}:0] n{i}_enc_raddr;")
+            a(f"    sncc_encoder #(.K({n.size}), .AB({AB}), .IW({IW}), .F({g.input_frac}), "
+              f".INIT(32'h{prng_initial_state(g.seed):08x})) n{i}_enc (")
+            a(f"        .clk(clk), .rst(rst), .reset_state(ph_start && ph == S_CLEAR), .start(ph_start && ph == {s}),")
+            a(f"        .busy(n{i}_enc_busy), .rd_addr(n{i}_enc_raddr), .rd_data(n{inp.index}_rdata),")
+            a(f"        .spk_we(n{i}_we), .spk_addr(n{i}_waddr), .spk_bit(n{i}_wdata));")
+            c.read_users.setdefault(inp.index, []).append((f"ph == {s}", f"n{i}_enc_raddr", ""))
+            busy_of[s] = [f"n{i}_enc_busy"]
+        elif n.kind in ("if", "readout"):
+            s = f"S_PASS{i}"
+            mode = 0 if n.kind == "if" else 1
+            VB = n.vbits if n.kind == "if" else n.readout_bits
+            bias_t = _lane_table(n.bias, n, 0)
+            BW = bits_for(int(bias_t.min()), int(bias_t.max()))
+            c.files[f"n{i}_bias.mem"] = hexrows(bias_t, BW)
+            params = (f".MODE({mode}), .NW({n.words}), .AB({AB}), .L({L}), .G({n.G}), .GB({clog2(n.G)}), "
+                      f".AW({n.acc_bits}), .BW({BW}), .VB({VB}), ")
+            TW = V0W = 2
+            if mode == 0:
+                th = _lane_table(n.theta, n, int(n.theta.max()))
+                v0 = _lane_table(n.v0, n, 0)
+                TW = bits_for(0, int(th.max()))
+                V0W = bits_for(int(v0.min()), int(v0.max()))
+                c.files[f"n{i}_theta.mem"] = hexrows(th, TW)
+                c.files[f"n{i}_v0.mem"] = hexrows(v0, V0W)
+            SW = max(VB, n.acc_bits, BW, TW, V0W) + 2
+            params += (f".TW({TW}), .V0W({V0W}), .SW({SW}), .RESET_ZERO({int(n.reset == 'zero')}), "
+                       f".STATIC({int(n.static)}),")
+            files = f'.BIAS("{c.mem}n{i}_bias.mem")'
+            if mode == 0:
+                files += f', .THETA("{c.mem}n{i}_theta.mem"), .V0("{c.mem}n{i}_v0.mem")'
+            a(f"    // ---- n{i}: {'IF neurons' if mode == 0 else 'readout'}")
+            a(f"    wire n{i}_neu_busy, n{i}_neu_req, n{i}_neu_clear;")
+            a(f"    wire [{AB - 1}:0] n{i}_neu_addr, n{i}_out_raddr;")
+            a(f"    wire [{L * VB - 1}:0] n{i}_out_rdata;")
+            if mode == 1:
+                a(f"    wire n{i}_we;")
+                a(f"    wire [{AB - 1}:0] n{i}_waddr;")
+                a(f"    wire [{L - 1}:0] n{i}_wdata;")
+            a(f"    sncc_neuron #({params}")
+            a(f"        {files}")
+            a(f"    ) n{i}_neu (")
+            a(f"        .clk(clk), .rst(rst), .start(ph_start && ph == {s}), .first(first), .busy(n{i}_neu_busy),")
+            a(f"        .req_valid(n{i}_neu_req), .req_addr(n{i}_neu_addr), .req_clear(n{i}_neu_clear),")
+            a(f"        .cur_valid(n{i}_rd_valid), .cur_data(n{i}_rd_data),")
+            a(f"        .spk_we(n{i}_we), .spk_addr(n{i}_waddr), .spk_word(n{i}_wdata),")
+            a(f"        .rd_addr(n{i}_out_raddr), .rd_data(n{i}_out_rdata));")
+            c.acc_drivers.setdefault(i, []).append((f"n{i}_neu_req", f"n{i}_neu_addr", "", f"n{i}_neu_clear"))
+            busy_of[s] = [f"n{i}_neu_busy", f"n{i}_acc_busy"]
+        elif n.kind == "gmax":
+            src = n.src
+            sb = _node_bits(src)
+            files, wln, wlb, kb, pib = gmax_tables(n, f"n{i}")
+            c.files.update(files)
+            a(f"    // ---- n{i}: gated max pooling of n{src.index}")
+            a(f"    wire n{i}_gm_busy, n{i}_gm_req;")
+            a(f"    wire [{sb['AB'] - 1}:0] n{i}_gm_addr;")
+            a(f"    sncc_gmax #(.NW({src.words}), .AB({sb['AB']}), .NO({n.words}), .OB({AB}), .PO({n.P}), "
+              f".POB({clog2(n.P)}), .G({n.G}), .GB({clog2(n.G)}), .L({L}), .CW({n.count_bits}), .WLN({wln}), "
+              f".WLB({wlb}), .KB({kb}), .PIB({pib}),")
+            a(f'        .WIN("{c.mem}n{i}_win.mem"), .WINL("{c.mem}n{i}_winl.mem")) n{i}_gm (')
+            a(f"        .clk(clk), .rst(rst), .clear_start(ph_start && ph == S_CLEAR), "
+              f".upd_start(ph_start && ph == S_UPD{i}),")
+            a(f"        .sel_start(ph_start && ph == S_SEL{i}), .busy(n{i}_gm_busy), .src_req(n{i}_gm_req), "
+              f".src_addr(n{i}_gm_addr), .src_data(n{src.index}_rdata),")
+            a(f"        .spk_we(n{i}_we), .spk_addr(n{i}_waddr), .spk_word(n{i}_wdata));")
+            c.read_users.setdefault(src.index, []).append((f"ph == S_UPD{i} || ph == S_SEL{i}", f"n{i}_gm_addr", ""))
+            busy_of[f"S_UPD{i}"] = [f"n{i}_gm_busy"]
+            busy_of[f"S_SEL{i}"] = [f"n{i}_gm_busy"]
+        a("")
+
+    # ---- scanners: one per node that projections read
+    for n in g.nodes:
+        ps = consumers.get(n.index, [])
+        if not ps:
+            continue
+        i, b = n.index, _node_bits(n)
+        AB, L = b["AB"], n.lanes
+        XW = 1 if n.spiking else (n.value_bits if n.kind != "sum" else n.acc_bits)
+        names = [f"S_ACC{p.index}" for p in ps]
+        a(f"    // ---- n{i} -> events (read in {', '.join(names)})")
+        a(f"    wire n{i}_sc_busy, n{i}_sc_req, n{i}_ev_valid, n{i}_ev_ready, n{i}_sc_rvalid;")
+        a(f"    wire [{AB - 1}:0] n{i}_sc_addr;")
+        a(f"    wire [{L * XW - 1}:0] n{i}_sc_rdata;")
+        a(f"    wire [{b['CB'] - 1}:0] n{i}_ev_c;")
+        a(f"    wire [{b['YB'] - 1}:0] n{i}_ev_y;")
+        a(f"    wire [{b['XB'] - 1}:0] n{i}_ev_x;")
+        a(f"    wire [{XW - 1}:0] n{i}_ev_val;")
+        order = 1 if n.kind in ("input", "encoder") else 0
+        a(f"    sncc_scan #(.NW({n.words}), .NB({AB}), .L({L}), .XW({XW}), .G({n.G}), .W({n.W}), .H({n.H}), "
+          f".C({n.C}), .CB({b['CB']}), .YB({b['YB']}), .XB({b['XB']}), .ORDER({order})) n{i}_sc (")
+        a(f"        .clk(clk), .rst(rst), .start(ph_start && ({in_phase(names)})), .busy(n{i}_sc_busy),")
+        a(f"        .rd_req(n{i}_sc_req), .rd_addr(n{i}_sc_addr), .rd_valid(n{i}_sc_rvalid), .rd_data(n{i}_sc_rdata),")
+        a(f"        .ev_valid(n{i}_ev_valid), .ev_ready(n{i}_ev_ready), .ev_c(n{i}_ev_c), .ev_y(n{i}_ev_y), "
+          f".ev_x(n{i}_ev_x), .ev_val(n{i}_ev_val));")
+        if n.kind == "sum":
+            c.acc_drivers.setdefault(i, []).append((f"n{i}_sc_req", f"n{i}_sc_addr", "",
+                                                    "1'b1" if not n.static else "1'b0"))
+            a(f"    assign n{i}_sc_rvalid = n{i}_rd_valid;")
+            a(f"    assign n{i}_sc_rdata = n{i}_rd_data;")
+        else:
+            c.read_users.setdefault(i, []).append((in_phase(names), f"n{i}_sc_addr", f"n{i}_sc_req"))
+            a(f"    assign n{i}_sc_rvalid = n{i}_rv[1];")
+            a(f"    assign n{i}_sc_rdata = n{i}_rdata;")
+        readies = []
+        for p in ps:
+            readies.append(f"(ph == S_ACC{p.index} && p{p.index}_ev_ready)")
+        a(f"    assign n{i}_ev_ready = {' || '.join(readies)};")
+        a("")
+
+    # ---- synapse engines: one per projection
+    for p in g.projections:
+        src, sink = p.src, p.sink
+        sb, kb_ = _node_bits(src), _node_bits(sink)
+        t = projection_tables(p, f"p{p.index}")
+        c.files.update(t.files)
+        spike = src.spiking
+        XW = 1 if spike else (src.value_bits if src.kind != "sum" else src.acc_bits)
+        s = f"S_ACC{p.index}"
+        a(f"    // ---- p{p.index}: n{src.index} -> n{sink.index} ({', '.join(_safe(o) for o in p.ops) or 'identity'})")
+        a(f"    wire p{p.index}_ev_ready, p{p.index}_busy, p{p.index}_req_valid;")
+        a(f"    wire [{t.sab - 1}:0] p{p.index}_req_addr;")
+        a(f"    wire [{sink.lanes * sink.acc_bits - 1}:0] p{p.index}_req_add;")
+        pre = f"{c.mem}p{p.index}"
+        a(f"    sncc_synapse #(.L({sink.lanes}), .WW({p.weight_bits}), .XW({XW}), .SPIKE({int(spike)}), "
+          f".AW({sink.acc_bits}), .CB({sb['CB']}), .YB({sb['YB']}), .XB({sb['XB']}),")
+        a(f"        .NC({src.C}), .NH({src.H}), .NWD({src.W}), .RLN({t.rln}), .CLN({t.cln}), .RLB({t.rlb}), "
+          f".KB({t.kb}), .WAB({t.wab}), .SAB({t.sab}), .WD({t.wd}), .NWG({t.nwg}), .NGB({clog2(t.nwg)}),")
+        a(f'        .ROWS("{pre}_rows.mem"), .COLS("{pre}_cols.mem"), .ROWL("{pre}_rowl.mem"), '
+          f'.COLL("{pre}_coll.mem"), .CHAN("{pre}_chan.mem"), .WEIGHTS("{pre}_w.mem")')
+        a(f"    ) p{p.index}_syn (")
+        a(f"        .clk(clk), .rst(rst), .ev_valid(n{src.index}_ev_valid && ph == {s}), .ev_ready(p{p.index}_ev_ready),")
+        a(f"        .ev_c(n{src.index}_ev_c), .ev_y(n{src.index}_ev_y), .ev_x(n{src.index}_ev_x), "
+          f".ev_val(n{src.index}_ev_val), .busy(p{p.index}_busy),")
+        a(f"        .req_valid(p{p.index}_req_valid), .req_addr(p{p.index}_req_addr), .req_add(p{p.index}_req_add));")
+        c.acc_drivers.setdefault(sink.index, []).append((f"p{p.index}_req_valid", f"p{p.index}_req_addr",
+                                                         f"p{p.index}_req_add", "1'b0"))
+        busy = [f"n{src.index}_sc_busy", f"p{p.index}_busy", f"n{sink.index}_acc_busy"]
+        if src.kind == "sum":
+            busy.append(f"n{src.index}_acc_busy")
+        busy_of[s] = busy
+        a("")
+
+    # ---- request ports of the accumulator memories (one driver at a time: AND-OR)
+    for n in g.nodes:
+        if n.kind not in ("if", "readout", "sum"):
+            continue
+        i, AB, L, AW = n.index, _node_bits(n)["AB"], n.lanes, n.acc_bits
+        ds = c.acc_drivers.get(i, [])
+        a(f"    assign n{i}_q_valid = {' || '.join(v for v, _, _, _ in ds) or ZERO};")
+        a(f"    assign n{i}_q_addr = " + (" | ".join(f"({{{AB}{{{v}}}}} & {ad})" for v, ad, _, _ in ds) or f"{AB}'d0") + ";")
+        adds = [f"({{{L * AW}{{{v}}}}} & {ad})" for v, _, ad, _ in ds if ad]
+        a(f"    assign n{i}_q_add = " + (" | ".join(adds) or f"{L * AW}'d0") + ";")
+        a(f"    assign n{i}_q_clear = " + (" || ".join(f"({v} && {cl})" for v, _, _, cl in ds) or "1'b0") + ";")
+    a("")
+
+    # ---- read ports of the maps (one reader at a time, by phase)
+    out_users = []
+    for n in g.nodes:
+        if n.kind not in ("input", "encoder", "if", "gmax"):
+            continue
+        i, AB = n.index, _node_bits(n)["AB"]
+        users = c.read_users.get(i, [])
+        expr = f"{AB}'d0"
+        for cond, addr, _ in reversed(users):
+            expr = f"({cond}) ? {addr} : {expr}"
+        a(f"    assign n{i}_raddr = {expr};")
+        reqs = [req for _, _, req in users if req]
+        a(f"    always @(posedge clk) n{i}_rv <= rst ? 2'b00 : {{n{i}_rv[0], {' || '.join(reqs) or ZERO}}};")
+    a("")
+
+    # ---- outputs
+    o = out
+    ob = _node_bits(o)
+    a("    // ---- outputs: the readout's integers in C order, and the class")
+    a("    wire out_busy;")
+    a(f"    sncc_output #(.N({N_out}), .NB({NB}), .C({o.C}), .P({o.P}), .G({o.G}), .L({o.lanes}), .AB({ob['AB']}), "
+      f".JB({clog2(o.lanes)}), .RW({OW})) outs (")
+    a(f"        .clk(clk), .rst(rst), .start(ph_start && ph == S_OUT), .busy(out_busy), .rd_addr(n{o.index}_out_raddr),")
+    a(f"        .rd_data(n{o.index}_out_rdata), .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data),")
+    a("        .out_index(out_index), .out_last(out_last), .out_class(out_class));")
+    for n in g.nodes:
+        if n.kind == "if":
+            a(f"    assign n{n.index}_out_raddr = {_node_bits(n)['AB']}'d0;")
+    a("    assign busy = (ph != S_IDLE);")
+    a("")
+    unused = [f"n{n.index}_out_rdata" for n in g.nodes if n.kind == "if"]
+    unused += [f"n{n.index}_rd_valid" for n in g.nodes if n.kind in ("if", "readout")]
+    unused += [f"n{n.index}_rdata" for n in g.nodes if n.kind in ("input", "encoder", "if", "gmax")
+               and not c.read_users.get(n.index)]
+    unused += [f"n{o.index}_we", f"n{o.index}_waddr", f"n{o.index}_wdata"]
+    a("    /* verilator lint_off UNUSEDSIGNAL */")
+    a(f"    wire unused = ^{{{', '.join(unused)}}};")
+    a("    /* verilator lint_on UNUSEDSIGNAL */")
+    a("")
+
+    # ---- controller
+    clear_busy = [f"n{n.index}_acc_busy" for n in g.nodes if n.kind in ("if", "readout", "sum")]
+    clear_busy += [f"n{n.index}_gm_busy" for n in g.nodes if n.kind == "gmax"]
+    after_load = [s for s, _, _ in load_phases] + [s for s, _, _ in step_phases]
+    a("    // ---- controller")
+    a("    always @(posedge clk) begin")
+    a("        if (rst) begin")
+    a("            ph <= S_IDLE; ph_start <= 1'b0; done <= 1'b0;")
+    a(f"            t <= {TB}'d0; ld_n <= {KB1}'d0;")
+    a("        end else begin")
+    a("            ph_start <= 1'b0;")
+    a("            done <= 1'b0;")
+    a("            if (in_take) ld_n <= ld_n + 1'b1;")
+    a("            case (ph)")
+    a("                S_IDLE: if (in_valid) begin ph <= S_CLEAR; ph_start <= 1'b1; end")
+    a(f"                S_CLEAR: if (!ph_start && !({' || '.join(clear_busy) or ZERO})) begin")
+    a(f"                    ph <= S_LOAD; ph_start <= 1'b1; ld_n <= {KB1}'d0; t <= {TB}'d0;")
+    a("                end")
+    a(f"                S_LOAD: if (!ph_start && ld_all) begin ph <= {after_load[0]}; ph_start <= 1'b1; end")
+    seq = after_load
+    n_load = len(load_phases)
+    for k, s in enumerate(seq):
+        cond = "!ph_start && !(" + " || ".join(busy_of[s]) + ")"
+        a(f"                {s}: if ({cond}) begin")
+        if k + 1 < len(seq):
+            a(f"                    ph <= {seq[k + 1]}; ph_start <= 1'b1;")
+        else:
+            a(f"                    if (t == {TB}'d{g.T - 1}) begin ph <= S_OUT; ph_start <= 1'b1; end")
+            a(f"                    else begin ph <= {seq[n_load]}; ph_start <= 1'b1; t <= t + 1'b1; end")
+        a("                end")
+    a("                S_OUT: if (!ph_start && !out_busy) begin ph <= S_IDLE; done <= 1'b1; end")
+    a("                default: ph <= S_IDLE;")
+    a("            endcase")
+    a("        end")
+    a("    end")
+    a("endmodule")
+    a("")
+    a("`default_nettype wire")
+    a("")
+    return "\n".join(c.o), c.files, [s for s, _, _ in step_phases]
+
+
+def _safe(name: str) -> str:
+    from sncc.backends.hdl_names import hdl_identifier
+
+    return hdl_identifier(name, "op")

@@ -1,0 +1,142 @@
+// sncc_scan: turns a stored tensor into events (sncc FPGA backends, family-independent).
+//
+// The tensor [C, H, W] is stored as NW words of L lanes x XW bits, read through a port whose
+// data return LAT cycles after the request, in order. Word order ORDER = 0: word
+// (y*W + x)*G + g, lane j = channel g*L + j (a layer's own layout); ORDER = 1 (L = 1 only):
+// word c*H*W + y*W + x (C order, the input's layout). After `start` every nonzero lane becomes
+// one event (c, y, x, value), lowest lane first, one per accepted transfer: consumers see only
+// the elements that spiked (or, for values, that are not zero). A word with nothing costs one
+// cycle; up to FD words are fetched ahead.
+`default_nettype none
+
+module sncc_scan #(
+    parameter integer NW = 4,      // words
+    parameter integer NB = 2,      // bits of a word address
+    parameter integer L = 1,       // lanes
+    parameter integer XW = 1,      // bits per lane (1: spikes)
+    parameter integer G = 1,       // channel groups (words per position)
+    parameter integer W = 1,       // width
+    parameter integer H = 1,       // height
+    parameter integer C = 1,       // channels
+    parameter integer CB = 1,      // bits of c
+    parameter integer YB = 1,      // bits of y
+    parameter integer XB = 1,      // bits of x
+    parameter integer ORDER = 0,
+    parameter integer LAT = 2
+) (
+    input  wire            clk,
+    input  wire            rst,
+    input  wire            start,
+    output wire            busy,
+    output wire            rd_req,
+    output wire [NB-1:0]   rd_addr,
+    input  wire            rd_valid,
+    input  wire [L*XW-1:0] rd_data,
+    output wire            ev_valid,
+    input  wire            ev_ready,
+    output wire [CB-1:0]   ev_c,
+    output wire [YB-1:0]   ev_y,
+    output wire [XB-1:0]   ev_x,
+    output wire [XW-1:0]   ev_val
+);
+    localparam integer FD = 4;                       // words fetched ahead
+    localparam [NB:0] NWL = NW[NB:0];
+
+    // ---- issue: word addresses in order, with the coordinates of each word
+    reg            active;
+    reg [NB:0]     issued;
+    reg [CB-1:0]   ic;          // channel of lane 0 of the issued word
+    reg [YB-1:0]   iy;
+    reg [XB-1:0]   ix;
+    reg [2:0]      inflight;    // requests whose data have not returned
+    reg [2:0]      count;       // words in the FIFO
+    wire           more = (issued != NWL);
+    wire           can_issue = active && more && ({1'b0, count} + {1'b0, inflight} < FD);
+    assign rd_req = can_issue;
+    assign rd_addr = issued[NB-1:0];
+
+    // coordinate FIFO (written at issue) and data FIFO (written at return); both in order
+    reg [CB+YB+XB-1:0] cfifo [0:FD-1];
+    reg [L*XW-1:0]     dfifo [0:FD-1];
+    reg [1:0] cw, cr, dw;
+    always @(posedge clk) begin
+        if (can_issue) cfifo[cw] <= {ic, iy, ix};
+        if (rd_valid) dfifo[dw] <= rd_data;
+    end
+
+    // ---- emit: the word being handed over as events
+    reg [L*XW-1:0] cur;
+    reg [L-1:0]    pend;        // lanes still to hand over
+    reg [CB-1:0]   cc;
+    reg [YB-1:0]   cy;
+    reg [XB-1:0]   cx;
+    reg [L-1:0]    nz;
+    integer i;
+    always @* begin
+        for (i = 0; i < L; i = i + 1) nz[i] = (dfifo[cr][i*XW +: XW] != {XW{1'b0}});
+    end
+    reg [CB-1:0] lsb;
+    always @* begin
+        lsb = {CB{1'b0}};
+        for (i = L - 1; i >= 0; i = i - 1) if (pend[i]) lsb = i[CB-1:0];
+    end
+    wire [L-1:0] pend_next = pend & (pend - 1'b1);
+    wire take = ev_valid && ev_ready;
+    wire pop = (count != 3'd0) && (pend == {L{1'b0}} || (take && pend_next == {L{1'b0}}));
+
+    always @(posedge clk) begin
+        if (rst) begin
+            active <= 1'b0; issued <= {(NB+1){1'b0}}; inflight <= 3'd0; count <= 3'd0;
+            cw <= 2'd0; cr <= 2'd0; dw <= 2'd0; pend <= {L{1'b0}};
+            ic <= {CB{1'b0}}; iy <= {YB{1'b0}}; ix <= {XB{1'b0}};
+        end else if (start) begin
+            active <= 1'b1; issued <= {(NB+1){1'b0}}; inflight <= 3'd0; count <= 3'd0;
+            cw <= 2'd0; cr <= 2'd0; dw <= 2'd0; pend <= {L{1'b0}};
+            ic <= {CB{1'b0}}; iy <= {YB{1'b0}}; ix <= {XB{1'b0}};
+        end else if (active) begin
+            if (can_issue) begin
+                issued <= issued + 1'b1;
+                cw <= cw + 1'b1;
+                if (ORDER == 0) begin
+                    if (ic + L >= C) begin
+                        ic <= {CB{1'b0}};
+                        if (ix == W - 1) begin ix <= {XB{1'b0}}; iy <= iy + 1'b1; end
+                        else ix <= ix + 1'b1;
+                    end else ic <= ic + L[CB-1:0];
+                end else begin
+                    if (ix == W - 1) begin
+                        ix <= {XB{1'b0}};
+                        if (iy == H - 1) begin iy <= {YB{1'b0}}; ic <= ic + 1'b1; end
+                        else iy <= iy + 1'b1;
+                    end else ix <= ix + 1'b1;
+                end
+            end
+            inflight <= inflight + {2'd0, can_issue} - {2'd0, rd_valid};
+            if (rd_valid) dw <= dw + 1'b1;
+            count <= count + {2'd0, rd_valid} - {2'd0, pop};
+            if (pop) begin
+                cur <= dfifo[cr];
+                pend <= nz;
+                {cc, cy, cx} <= cfifo[cr];
+                cr <= cr + 1'b1;
+            end else if (take) pend <= pend_next;
+            if (!more && inflight == 3'd0 && count == 3'd0 && !can_issue && !rd_valid &&
+                (pend == {L{1'b0}} || (take && pend_next == {L{1'b0}})))
+                active <= 1'b0;
+        end
+    end
+
+    assign ev_valid = active && (pend != {L{1'b0}});
+    assign ev_c = cc + lsb;
+    assign ev_y = cy;
+    assign ev_x = cx;
+    reg [XW-1:0] val;
+    always @* begin
+        val = {XW{1'b0}};
+        for (i = 0; i < L; i = i + 1) if (lsb == i[CB-1:0]) val = cur[i*XW +: XW];
+    end
+    assign ev_val = val;
+    assign busy = active;
+endmodule
+
+`default_nettype wire

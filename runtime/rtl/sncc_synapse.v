@@ -1,0 +1,157 @@
+// sncc_synapse: an event-driven convolution into an accumulator memory (sncc FPGA backends).
+//
+// One projection of the hardware graph (backends/fpga/graph.py): every event (c, y, x, value)
+// of the source adds its weights, times the value, to every output it reaches. Dense layers
+// are convolutions whose kernel covers their input, pools are depthwise all-ones kernels.
+// The reach of an event is precomputed per row and per column (stride, padding and dilation
+// included): ROW list entries for input row y are the valid (kernel row p, output row i)
+// pairs, stored as the weight-address part p*KW*NWG and the sink-address part i*WO*GS; the
+// same for columns. For each pair of row and column entries the engine issues NWG words
+// (L output channels each) starting at the channel's weight base CB[c] and sink base SB[c]
+// (its group's first output word, concat offset included):
+//
+//     weight address = CB[c] + row.w + col.w + k      sink address = SB[c] + row.s + col.s + k
+//
+// One word per cycle. The lanes' addends are w * value (XW-bit signed values) or w (spikes,
+// SPIKE = 1), sign-extended to the sink's AW bits, sent to the sink's sncc_accmem.
+`default_nettype none
+
+module sncc_synapse #(
+    parameter integer L = 1,        // sink lanes
+    parameter integer WW = 8,       // weight bits
+    parameter integer XW = 1,       // value bits
+    parameter integer SPIKE = 1,
+    parameter integer AW = 16,      // sink accumulator bits
+    parameter integer CB = 1, parameter integer YB = 1, parameter integer XB = 1,
+    parameter integer NC = 1,       // source channels
+    parameter integer NH = 1,       // source height
+    parameter integer NWD = 1,      // source width
+    parameter integer RLN = 1,      // row list entries
+    parameter integer CLN = 1,      // column list entries
+    parameter integer RLB = 1,      // bits of a row/column list index
+    parameter integer KB = 2,       // bits of a per-position entry count
+    parameter integer WAB = 1,      // weight address bits
+    parameter integer SAB = 1,      // sink address bits
+    parameter integer WD = 1,       // weight words
+    parameter integer NWG = 1,      // words per tap
+    parameter integer NGB = 1,      // bits of a word-in-tap counter
+    parameter ROWS = "", parameter COLS = "", parameter ROWL = "", parameter COLL = "",
+    parameter CHAN = "", parameter WEIGHTS = ""
+) (
+    input  wire            clk,
+    input  wire            rst,
+    input  wire            ev_valid,
+    output wire            ev_ready,
+    input  wire [CB-1:0]   ev_c,
+    input  wire [YB-1:0]   ev_y,
+    input  wire [XB-1:0]   ev_x,
+    input  wire [XW-1:0]   ev_val,
+    output wire            busy,
+    output reg             req_valid,
+    output reg  [SAB-1:0]  req_addr,
+    output reg  [L*AW-1:0] req_add
+);
+    // per input row / column: {first list entry, entry count}; list entries {weight part, sink part}
+    reg [RLB+KB-1:0]    rows [0:NH-1];
+    reg [RLB+KB-1:0]    cols [0:NWD-1];
+    reg [WAB+SAB-1:0]   rowl [0:RLN-1];
+    reg [WAB+SAB-1:0]   coll [0:CLN-1];
+    reg [WAB+SAB-1:0]   chan [0:NC-1];     // per channel {weight base, sink base}
+    reg [L*WW-1:0]      wrom [0:WD-1];
+    initial begin
+        $readmemh(ROWS, rows); $readmemh(COLS, cols);
+        $readmemh(ROWL, rowl); $readmemh(COLL, coll);
+        $readmemh(CHAN, chan); $readmemh(WEIGHTS, wrom);
+    end
+
+    // ---- the event being expanded
+    reg            active;
+    reg [RLB-1:0]  r0, rl, c0, cl;          // first entries and the current ones
+    reg [KB-1:0]   rn, cn, ri, ci;          // counts and positions in the lists
+    reg [NGB-1:0]  k;
+    reg [WAB+SAB-1:0] base;
+    reg [XW-1:0]   val;
+
+    wire [RLB+KB-1:0] re = rows[ev_y];
+    wire [RLB+KB-1:0] ce = cols[ev_x];
+    wire [KB-1:0] ev_rn = re[KB-1:0];
+    wire [KB-1:0] ev_cn = ce[KB-1:0];
+    wire last_k = (k == NWG - 1);
+    wire last_c = (ci == cn - 1'b1);
+    wire last_r = (ri == rn - 1'b1);
+    wire last = active && last_k && last_c && last_r;
+    assign ev_ready = !active || last;
+    wire take = ev_valid && ev_ready;
+
+    always @(posedge clk) begin
+        if (rst) begin
+            active <= 1'b0;
+        end else if (take) begin
+            active <= (ev_rn != {KB{1'b0}}) && (ev_cn != {KB{1'b0}});
+            r0 <= re[RLB+KB-1:KB]; rl <= re[RLB+KB-1:KB]; rn <= ev_rn; ri <= {KB{1'b0}};
+            c0 <= ce[RLB+KB-1:KB]; cl <= ce[RLB+KB-1:KB]; cn <= ev_cn; ci <= {KB{1'b0}};
+            k <= {NGB{1'b0}};
+            base <= chan[ev_c];
+            val <= ev_val;
+        end else if (active) begin
+            if (last) active <= 1'b0;
+            if (!last_k) k <= k + 1'b1;
+            else begin
+                k <= {NGB{1'b0}};
+                if (!last_c) begin ci <= ci + 1'b1; cl <= cl + 1'b1; end
+                else begin
+                    ci <= {KB{1'b0}}; cl <= c0;
+                    ri <= ri + 1'b1; rl <= rl + 1'b1;
+                end
+            end
+        end
+    end
+
+    // ---- addresses (stage 0 -> registered)
+    wire [WAB+SAB-1:0] rw = rowl[rl];
+    wire [WAB+SAB-1:0] cw = coll[cl];
+    reg  [WAB-1:0] kw;
+    reg  [SAB-1:0] ks;
+    always @* begin
+        kw = {WAB{1'b0}}; kw[NGB-1:0] = k;
+        ks = {SAB{1'b0}}; ks[NGB-1:0] = k;
+    end
+    reg            v1, v2, v3;
+    reg [WAB-1:0]  wa1;
+    reg [SAB-1:0]  sa1, sa2, sa3;
+    reg [XW-1:0]   x1, x2, x3;
+    reg [L*WW-1:0] wq2, wq3;
+    always @(posedge clk) begin
+        wa1 <= base[WAB+SAB-1:SAB] + rw[WAB+SAB-1:SAB] + cw[WAB+SAB-1:SAB] + kw;
+        sa1 <= base[SAB-1:0] + rw[SAB-1:0] + cw[SAB-1:0] + ks;
+        x1 <= val;
+        wq2 <= wrom[wa1];           // weight ROM: registered read ...
+        wq3 <= wq2;                 // ... and output register
+        sa2 <= sa1; sa3 <= sa2;
+        x2 <= x1; x3 <= x2;
+        if (rst) begin
+            v1 <= 1'b0; v2 <= 1'b0; v3 <= 1'b0; req_valid <= 1'b0;
+        end else begin
+            v1 <= active; v2 <= v1; v3 <= v2; req_valid <= v3;
+        end
+    end
+
+    // ---- addends (stage 4, registered into the request)
+    localparam integer PW = (AW > WW + XW) ? AW : WW + XW;
+    integer j;
+    reg signed [WW-1:0] wl;
+    reg signed [PW-1:0] prod;      // exact: w * value fits the sink's width (quantize's worst case)
+    always @(posedge clk) begin
+        req_addr <= sa3;
+        for (j = 0; j < L; j = j + 1) begin
+            wl = wq3[j*WW +: WW];
+            if (SPIKE != 0) prod = wl;                    // sign-extended
+            else prod = wl * $signed(x3);
+            req_add[j*AW +: AW] <= prod[AW-1:0];
+        end
+    end
+
+    assign busy = active || v1 || v2 || v3 || req_valid;
+endmodule
+
+`default_nettype wire
