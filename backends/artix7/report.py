@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 from sncc.backends.artix7.boards import DEVICES, Device
-from sncc.backends.artix7.plan import NetworkPlan
 from sncc.backends.hdl_names import markdown_literal
 from sncc.errors import SnccError
 
@@ -21,20 +20,19 @@ def bram_halves(depth: int, width: int) -> int:
     return min(math.ceil(depth / d) * math.ceil(width / w) * c for d, w, c in _BRAM_CONFIGS)
 
 
-def analytic(plan: NetworkPlan) -> dict:
-    """Block RAM and DSP needs from the memory shapes (used before synthesis, and without Yosys)."""
+LUTRAM_MAX_BITS = 16 * 1024   # smaller memories go to distributed RAM (what Vivado does by default)
+
+
+def analytic(info) -> dict:
+    """Block RAM and DSP needs of a core's memories and multipliers (before synthesis, and without Yosys)."""
     halves = 0
     mems = []
-    for lp in plan.layers:
-        depth, width = lp.K * lp.G, lp.L * lp.WW
-        bits = depth * width
-        h = bram_halves(depth, width) if bits > 16 * 1024 else 0   # small ones go to LUT RAM
+    for mm in info.memories:
+        bits = mm["depth"] * mm["width"]
+        h = bram_halves(mm["depth"], mm["width"]) if bits > LUTRAM_MAX_BITS else 0
         halves += h
-        mems.append({"layer": lp.name, "depth": depth, "width": width, "kbits": round(bits / 1024, 1),
-                     "bram36": h / 2})
-    dsp = plan.layers[0].L if not plan.layers[0].spike_in else 0
-    return {"bram36": halves / 2, "dsp": dsp, "memories": mems,
-            "weight_kbits": round(sum(lp.weight_bits_total for lp in plan.layers) / 1024, 1)}
+        mems.append({**mm, "kbits": round(bits / 1024, 1), "bram36": h / 2})
+    return {"bram36": halves / 2, "dsp": info.multipliers, "memories": mems}
 
 
 _LUTRAM_LUTS = {"RAM16X1S": 1, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4,
@@ -93,8 +91,9 @@ def _bigger(dev: Device, key: str, need: float) -> str:
     return ""
 
 
-def check_fit(plan: NetworkPlan, dev: Device, part: str, need: dict, source: str, lanes: int) -> None:
-    """Refuse a model that does not fit the part, saying by how much and what to change."""
+def check_fit(g, info, dev: Device, part: str, need: dict, source: str, lanes: int) -> None:
+    """Refuse a model that does not fit the part: by how much, the biggest memories, and what to
+    change, in command-line terms."""
     cap = capacity(dev)
     problems = []
     hints = []
@@ -107,15 +106,17 @@ def check_fit(plan: NetworkPlan, dev: Device, part: str, need: dict, source: str
             problems.append(f"{n:g} {label} ({source}) where the part has {cap[key]} "
                             f"({over:g} too many, {100 * n / cap[key]:.0f}% of the part)")
             if key == "bram36":
-                wb = max(lp.WW for lp in plan.layers)
-                hints.append(f"fewer weight bits (quantize{{weight_bits={max(2, wb // 2)}}} halves the "
-                             f"{need.get('weight_kbits', 0):g} Kbit of weights)")
-                hints.append("smaller layers")
+                mems = sorted(analytic(info)["memories"], key=lambda mm: -mm["bram36"])[:3]
+                problems[-1] += "; largest: " + ", ".join(f"{mm['name']} {mm['bram36']:g}" for mm in mems)
+                wb = max((p.weight_bits for p in g.projections), default=8)
+                if wb > 2:
+                    hints.append(f"fewer weight bits (--weight-bits {max(2, wb // 2)})")
+                hints.append(f"fewer lanes (--lanes {max(1, lanes // 2)}) where memories are wide and shallow")
             if key in ("dsp", "luts", "ffs") and lanes > 1:
                 hints.append(f"fewer lanes (--lanes {max(1, lanes // 2)})")
             big = _bigger(dev, key, n)
             if big:
-                hints.append(f"a bigger part, e.g. {big}")
+                hints.append(f"a bigger part (--part {big})")
     if problems:
         uniq = list(dict.fromkeys(hints))
         raise SnccError(f"artix7: the model does not fit {part}: it needs " + "; ".join(problems) +
@@ -143,26 +144,41 @@ def markdown(rep: dict) -> str:
              + f", T = {net['T']} timesteps, {net['readout']} readout (`{net['output_type']}` x {net['outputs']}), "
              f"{net['lanes']} lanes.")
     o.append("")
-    o.append("## Layers")
+    o.append("## Nodes")
     o.append("")
-    o.append("| layer | in -> out | lanes x groups | input | weights | weight memory | accumulator | membrane | threshold_q | v0_q | reset |")
-    o.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    o.append("The network as the core stores it (backends/fpga/graph.py): every node a tensor kept in memory, "
+             "every projection an event-driven convolution into a node's current (dense layers are convolutions "
+             "over their whole input, pools depthwise all-ones kernels; `mul`, `add` and `concat` folded into "
+             "the weights).")
+    o.append("")
+    o.append("| node | kind | shape | lanes | memory | current | membrane / sum | reads |")
+    o.append("|---|---|---|---|---|---|---|---|")
     for r in rep["layers"]:
-        memb = r.get("membrane_bits", r.get("readout_bits"))
-        memb = f"{memb} bits" + (" (readout)" if "readout_bits" in r else "") 
-        o.append(f"| {r['layer']} | {r['inputs']} -> {r['outputs']} | {r['lanes']} x {r['groups']} | {r['input']} | "
-                 f"{r['weights']} | {r['weight_memory']} ({r['weight_kbits']} Kbit) | {r['accumulator_bits']} bits "
-                 f"(+{r['bias_bits']}-bit bias) | {memb} | {r.get('threshold_q', '-')} | {r.get('v0_q', '-')} | "
-                 f"{r.get('reset', '-')}" + (f", count {r['count_bits']} bits" if 'count_bits' in r else "") + " |")
+        reads = "; ".join(f"{q['projection']} from {q['from']}: {q['kernel'][0]}x{q['kernel'][1]}"
+                          f"{' /' + str(q['strides'][0]) if q['strides'] != [1, 1] else ''}"
+                          f"{' g' + str(q['groups']) if q['groups'] > 1 else ''}, {q['weight_bits']}-bit weights "
+                          f"({q['weight_kbits']} Kbit){', multiplies' if q['multiplies'] else ''}"
+                          for q in r.get("inputs", [])) or r.get("reads", "-")
+        memb = (f"{r['membrane_bits']} bits, {r['reset']}" if "membrane_bits" in r else
+                f"{r['readout_bits']} bits" if "readout_bits" in r else
+                f"counts {r['count_bits']} bits" if "count_bits" in r else "-")
+        cur = f"{r['current_bits']} bits" + (" (once)" if r.get("time_invariant_current") else "") \
+            if "current_bits" in r else "-"
+        o.append(f"| {r['node']} | {r['kind']} | {'x'.join(map(str, r['shape']))} | {r['lanes']} | "
+                 f"{r['memory_kbits']} Kbit | {cur} | {memb} | {reads} |")
     o.append("")
-    o.append("Names in the generated files are the model's names reduced to `[A-Za-z0-9_]`; the model's own names:")
+    o.append("Names in the generated files are derived from the nodes' indices; the model's own names:")
     o.append("")
-    o.append("| layer | model op | model neurons |")
-    o.append("|---|---|---|")
+    o.append("| node | model value |")
+    o.append("|---|---|")
     for r in rep["layers"]:
-        dense, neuron = (r.get("model_names") or ["", ""])[:2]
-        o.append(f"| {r['layer']} | {markdown_literal(dense)} | {markdown_literal(neuron) if neuron else '-'} |")
+        o.append(f"| {r['node']} | {markdown_literal(r['model_name']) if r['model_name'] else '-'} |")
     o.append("")
+    sch = rep.get("schedule")
+    if sch:
+        o.append("Schedule: " + (" ".join(sch["load"]) + " once, then " if sch["load"] else "")
+                 + " ".join(sch["per_timestep"]) + f" at each of the {rep['network']['T']} timesteps.")
+        o.append("")
     o.append("## Resources")
     o.append("")
     cap = rep["capacity"]

@@ -179,8 +179,21 @@ def _node_bits(n: Node) -> dict:
     return {"AB": clog2(n.words), "CB": clog2(max(n.C, n.G * n.lanes)), "YB": clog2(n.H), "XB": clog2(n.W)}
 
 
-def core_verilog(g: HardwareGraph, mem: str = "mem/") -> tuple[str, dict[str, str], list[str]]:
-    """(sncc_core.v, memory images by file name, the per-step phase names)."""
+@dataclass
+class CoreInfo:
+    """What the generator knows about a core besides its text: for reports, fit checks, tests."""
+    verilog: str
+    files: dict
+    step_phases: list
+    load_phases: list
+    tables: dict            # projection index -> ProjectionTables
+    memories: list          # {"name", "depth", "width"} of every memory
+    multipliers: int        # lanes that multiply a value by a weight (DSP candidates)
+    cycle_bound: int        # cycles of one inference in the worst case (every element an event)
+
+
+def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
+    """Generate `sncc_core.v` and its memory images for a graph whose lanes are assigned."""
     c = _Core(g, mem)
     a = c.a
     inp, out = g.input, g.output
@@ -278,7 +291,8 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> tuple[str, dict[str, st
             a(f"    sncc_ram #(.D({n.words}), .AB({AB}), .L({L}), .LW({LW})) n{i}_map (")
             a(f"        .clk(clk), .we({{{L}{{n{i}_we}}}}), .waddr(n{i}_waddr), .wdata(n{i}_wdata), "
               f".raddr(n{i}_raddr), .rdata(n{i}_rdata));")
-            a(f"    reg [1:0] n{i}_rv;")
+            if consumers.get(i):
+                a(f"    reg [1:0] n{i}_rv;")
         if n.kind in ("if", "readout", "sum"):
             AW = n.acc_bits
             a(f"    wire n{i}_acc_busy, n{i}_q_valid, n{i}_q_clear, n{i}_rd_valid;")
@@ -366,7 +380,7 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> tuple[str, dict[str, st
             a(f"    // ---- n{i}: gated max pooling of n{src.index}")
             a(f"    wire n{i}_gm_busy, n{i}_gm_req;")
             a(f"    wire [{sb['AB'] - 1}:0] n{i}_gm_addr;")
-            a(f"    sncc_gmax #(.NW({src.words}), .AB({sb['AB']}), .NO({n.words}), .OB({AB}), .PO({n.P}), "
+            a(f"    sncc_gmax #(.NW({src.words}), .AB({sb['AB']}), .OB({AB}), .PO({n.P}), "
               f".POB({clog2(n.P)}), .G({n.G}), .GB({clog2(n.G)}), .L({L}), .CW({n.count_bits}), .WLN({wln}), "
               f".WLB({wlb}), .KB({kb}), .PIB({pib}),")
             a(f'        .WIN("{c.mem}n{i}_win.mem"), .WINL("{c.mem}n{i}_winl.mem")) n{i}_gm (')
@@ -398,7 +412,7 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> tuple[str, dict[str, st
         a(f"    wire [{b['XB'] - 1}:0] n{i}_ev_x;")
         a(f"    wire [{XW - 1}:0] n{i}_ev_val;")
         order = 1 if n.kind in ("input", "encoder") else 0
-        a(f"    sncc_scan #(.NW({n.words}), .NB({AB}), .L({L}), .XW({XW}), .G({n.G}), .W({n.W}), .H({n.H}), "
+        a(f"    sncc_scan #(.NW({n.words}), .NB({AB}), .L({L}), .XW({XW}), .W({n.W}), .H({n.H}), "
           f".C({n.C}), .CB({b['CB']}), .YB({b['YB']}), .XB({b['XB']}), .ORDER({order})) n{i}_sc (")
         a(f"        .clk(clk), .rst(rst), .start(ph_start && ({in_phase(names)})), .busy(n{i}_sc_busy),")
         a(f"        .rd_req(n{i}_sc_req), .rd_addr(n{i}_sc_addr), .rd_valid(n{i}_sc_rvalid), .rd_data(n{i}_sc_rdata),")
@@ -420,10 +434,11 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> tuple[str, dict[str, st
         a("")
 
     # ---- synapse engines: one per projection
+    tables = {}
     for p in g.projections:
         src, sink = p.src, p.sink
-        sb, kb_ = _node_bits(src), _node_bits(sink)
-        t = projection_tables(p, f"p{p.index}")
+        sb = _node_bits(src)
+        t = tables[p.index] = projection_tables(p, f"p{p.index}")
         c.files.update(t.files)
         spike = src.spiking
         XW = 1 if spike else (src.value_bits if src.kind != "sum" else src.acc_bits)
@@ -435,7 +450,7 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> tuple[str, dict[str, st
         pre = f"{c.mem}p{p.index}"
         a(f"    sncc_synapse #(.L({sink.lanes}), .WW({p.weight_bits}), .XW({XW}), .SPIKE({int(spike)}), "
           f".AW({sink.acc_bits}), .CB({sb['CB']}), .YB({sb['YB']}), .XB({sb['XB']}),")
-        a(f"        .NC({src.C}), .NH({src.H}), .NWD({src.W}), .RLN({t.rln}), .CLN({t.cln}), .RLB({t.rlb}), "
+        a(f"        .NH({src.H}), .NWD({src.W}), .RLN({t.rln}), .CLN({t.cln}), .RLB({t.rlb}), "
           f".KB({t.kb}), .WAB({t.wab}), .SAB({t.sab}), .WD({t.wd}), .NWG({t.nwg}), .NGB({clog2(t.nwg)}),")
         a(f'        .ROWS("{pre}_rows.mem"), .COLS("{pre}_cols.mem"), .ROWL("{pre}_rowl.mem"), '
           f'.COLL("{pre}_coll.mem"), .CHAN("{pre}_chan.mem"), .WEIGHTS("{pre}_w.mem")')
@@ -477,7 +492,8 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> tuple[str, dict[str, st
             expr = f"({cond}) ? {addr} : {expr}"
         a(f"    assign n{i}_raddr = {expr};")
         reqs = [req for _, _, req in users if req]
-        a(f"    always @(posedge clk) n{i}_rv <= rst ? 2'b00 : {{n{i}_rv[0], {' || '.join(reqs) or ZERO}}};")
+        if reqs:
+            a(f"    always @(posedge clk) n{i}_rv <= rst ? 2'b00 : {{n{i}_rv[0], {' || '.join(reqs)}}};")
     a("")
 
     # ---- outputs
@@ -485,7 +501,7 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> tuple[str, dict[str, st
     ob = _node_bits(o)
     a("    // ---- outputs: the readout's integers in C order, and the class")
     a("    wire out_busy;")
-    a(f"    sncc_output #(.N({N_out}), .NB({NB}), .C({o.C}), .P({o.P}), .G({o.G}), .L({o.lanes}), .AB({ob['AB']}), "
+    a(f"    sncc_output #(.N({N_out}), .NB({NB}), .P({o.P}), .G({o.G}), .L({o.lanes}), .AB({ob['AB']}), "
       f".JB({clog2(o.lanes)}), .RW({OW})) outs (")
     a(f"        .clk(clk), .rst(rst), .start(ph_start && ph == S_OUT), .busy(out_busy), .rd_addr(n{o.index}_out_raddr),")
     a(f"        .rd_data(n{o.index}_out_rdata), .out_valid(out_valid), .out_ready(out_ready), .out_data(out_data),")
@@ -500,6 +516,7 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> tuple[str, dict[str, st
     unused += [f"n{n.index}_rdata" for n in g.nodes if n.kind in ("input", "encoder", "if", "gmax")
                and not c.read_users.get(n.index)]
     unused += [f"n{o.index}_we", f"n{o.index}_waddr", f"n{o.index}_wdata"]
+    unused += [f"n{n.index}_gm_req" for n in g.nodes if n.kind == "gmax"]
     a("    /* verilator lint_off UNUSEDSIGNAL */")
     a(f"    wire unused = ^{{{', '.join(unused)}}};")
     a("    /* verilator lint_on UNUSEDSIGNAL */")
@@ -544,10 +561,137 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> tuple[str, dict[str, st
     a("")
     a("`default_nettype wire")
     a("")
-    return "\n".join(c.o), c.files, [s for s, _, _ in step_phases]
+    return CoreInfo(verilog="\n".join(c.o), files=c.files, step_phases=[s for s, _, _ in step_phases],
+                    load_phases=[s for s, _, _ in load_phases], tables=tables, memories=memories(g, tables),
+                    multipliers=sum(p.sink.lanes for p in g.projections if not p.src.spiking),
+                    cycle_bound=cycle_bound(g, tables))
+
+
+def memories(g: HardwareGraph, tables: dict) -> list[dict]:
+    """Every memory of the core: depth x width (the technology mapping is the family's business)."""
+    out = []
+    for n in g.nodes:
+        L = n.lanes
+        if n.kind == "input":
+            out.append({"name": f"n{n.index} input", "depth": n.words, "width": n.value_bits})
+        if n.kind in ("encoder", "if", "gmax"):
+            out.append({"name": f"n{n.index} spikes", "depth": n.words, "width": L})
+        if n.kind in ("if", "readout", "sum"):
+            out.append({"name": f"n{n.index} current", "depth": n.words, "width": L * n.acc_bits})
+        if n.kind == "if":
+            out.append({"name": f"n{n.index} membranes", "depth": n.words, "width": L * n.vbits})
+        if n.kind == "readout":
+            out.append({"name": f"n{n.index} sums", "depth": n.words, "width": L * n.readout_bits})
+        if n.kind == "gmax":
+            out.append({"name": f"n{n.index} counts", "depth": n.src.words, "width": L * n.count_bits})
+    for p in g.projections:
+        t = tables[p.index]
+        out.append({"name": f"p{p.index} weights", "depth": t.wd, "width": p.sink.lanes * p.weight_bits})
+    return out
+
+
+PHASE_OVERHEAD = 12   # cycles a phase spends starting and draining its pipelines (at most)
+
+
+def cycle_bound(g: HardwareGraph, tables: dict) -> int:
+    """Cycles of one inference when every element is an event in every phase: an upper bound
+    on what any input can take (the co-simulation checks it)."""
+    def acc(p):
+        t = tables[p.index]
+        reach = _max_reach(p)
+        return p.src.words + p.src.size * reach * t.nwg + PHASE_OVERHEAD
+
+    total = 2 + max([n.words for n in g.nodes] + [1]) + PHASE_OVERHEAD + g.input.size + PHASE_OVERHEAD
+    step = 0
+    for n in g.nodes:
+        if n.kind == "encoder":
+            step += n.size + PHASE_OVERHEAD
+        elif n.kind in ("if", "readout", "sum"):
+            cost = sum(acc(p) for p in n.projections)
+            if n.static:
+                total += cost
+            else:
+                step += cost
+            if n.kind != "sum":
+                step += n.words + PHASE_OVERHEAD
+        elif n.kind == "gmax":
+            kh, kw = n.kernel
+            step += n.src.words + PHASE_OVERHEAD + n.words * kh * kw + n.words + PHASE_OVERHEAD
+    total += g.T * step
+    total += 4 * g.output.size + 3 * PHASE_OVERHEAD
+    return total
+
+
+def _max_reach(p: Projection) -> int:
+    """The most (row, column) output positions one input element reaches."""
+    kh, kw = p.kernel
+    (sh, sw), (pt, pl, _, _), (dh, dw) = p.strides, p.pads, p.dilations
+
+    def per_dim(n, k, s, pad, d, n_out):
+        return max(sum(1 for a in range(k) if (y + pad - a * d) >= 0 and (y + pad - a * d) % s == 0
+                       and (y + pad - a * d) // s < n_out) for y in range(n))
+
+    return per_dim(p.src.H, kh, sh, pt, dh, p.sink.H) * per_dim(p.src.W, kw, sw, pl, dw, p.sink.W)
 
 
 def _safe(name: str) -> str:
     from sncc.backends.hdl_names import hdl_identifier
 
     return hdl_identifier(name, "op")
+
+
+@dataclass
+class CoreInterface:
+    """What the board top, the testbenches and the host need to know of a core."""
+    name: str
+    T: int
+    K: int                  # input integers per inference
+    input_shape: tuple
+    IW: int                 # input integer bits
+    in_frac: int
+    N_out: int              # output integers
+    OW: int                 # output integer bits
+    out_frac: int
+    encoding: str
+    seed: int
+    readout: str
+    input_type: str
+    output_type: str
+
+    @classmethod
+    def of(cls, g: HardwareGraph, input_shape) -> "CoreInterface":
+        return cls(name=g.name, T=g.T, K=g.input.size, input_shape=tuple(input_shape), IW=g.input.value_bits,
+                   in_frac=g.input_frac, N_out=g.output.size, OW=g.output.readout_bits, out_frac=g.out_frac,
+                   encoding=g.encoding, seed=g.seed, readout=g.readout, input_type=g.input_type,
+                   output_type=g.output_type)
+
+
+def describe_nodes(g: HardwareGraph, info: CoreInfo) -> list[dict]:
+    """Per node: kind, shape, lanes, widths, memories and what it reads (report.json `layers`)."""
+    rows = []
+    mems = {}
+    for mm in info.memories:
+        mems.setdefault(mm["name"].split()[0], []).append(mm)
+    for n in g.nodes:
+        row = {"node": f"n{n.index}", "kind": n.kind, "model_name": n.source_name, "shape": [n.C, n.H, n.W],
+               "lanes": n.lanes, "words": n.words,
+               "memory_kbits": round(sum(mm["depth"] * mm["width"] for mm in mems.get(f"n{n.index}", [])) / 1024, 1)}
+        if n.kind in ("if", "readout", "sum"):
+            row["current_bits"] = n.acc_bits
+            row["time_invariant_current"] = n.static
+            row["inputs"] = [{"projection": f"p{p.index}", "from": f"n{p.src.index}",
+                              "kernel": list(p.kernel), "strides": list(p.strides), "pads": list(p.pads),
+                              "dilations": list(p.dilations), "groups": p.groups, "weight_bits": p.weight_bits,
+                              "weight_kbits": round(info.tables[p.index].wd * p.sink.lanes * p.weight_bits / 1024, 1),
+                              "words_per_tap": info.tables[p.index].nwg, "multiplies": not p.src.spiking,
+                              "ops": p.ops} for p in n.projections]
+        if n.kind == "if":
+            row.update({"membrane_bits": n.vbits, "reset": n.reset, "may_saturate": n.may_saturate,
+                        "threshold_q": int(n.theta.max()) if np.all(n.theta == n.theta[0]) else "per channel",
+                        "v0_q": int(n.v0[0]) if np.all(n.v0 == n.v0[0]) else "per channel"})
+        if n.kind == "readout":
+            row["readout_bits"] = n.readout_bits
+        if n.kind == "gmax":
+            row.update({"reads": f"n{n.src.index}", "kernel": list(n.kernel), "count_bits": n.count_bits})
+        rows.append(row)
+    return rows

@@ -68,7 +68,7 @@ module sncc_encoder #(
             spk_addr <= a2;
             if (v2) begin
                 s <= r;
-                spk_bit <= ({8'd0, r[31:8]} < p);
+                spk_bit <= ({{(IW+1){1'b0}}, r[31:8]} < p);
             end
         end
     end

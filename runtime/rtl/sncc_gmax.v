@@ -11,7 +11,6 @@
 module sncc_gmax #(
     parameter integer NW = 1,        // source words
     parameter integer AB = 1,        // source word address bits
-    parameter integer NO = 1,        // output words
     parameter integer OB = 1,        // output word address bits
     parameter integer PO = 1,        // output positions
     parameter integer POB = 1,
@@ -46,6 +45,9 @@ module sncc_gmax #(
     end
 
     localparam [AB:0] NWL = NW[AB:0];
+    localparam [AB-1:0] GA = G[AB-1:0];
+    localparam [OB-1:0] GO = G[OB-1:0];
+    localparam [GB-1:0] GL1 = G[GB-1:0] - 1'b1;
     reg          clearing, upd, sel;
     reg [AB:0]   n;                 // clear / update: word
     reg [POB:0]  po;                // select: output position ...
@@ -56,9 +58,12 @@ module sncc_gmax #(
     wire [KB-1:0] wn = we_[KB-1:0];
     wire [PIB-1:0] pin = winl[wl];
     reg  [AB-1:0] sel_addr;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [AB+OB+GB-1:0] gw = {{(AB+OB){1'b0}}, g};   // g, zero-extended
+    /* verilator lint_on UNUSEDSIGNAL */
     always @* begin
         sel_addr = {AB{1'b0}};
-        sel_addr = pin * G + g;
+        sel_addr = pin * GA + gw[AB-1:0];
     end
     localparam [POB:0] POL = PO[POB:0];
     wire upd_issue = upd && (n != NWL);
@@ -80,7 +85,7 @@ module sncc_gmax #(
     reg [AB-1:0] a1, a2;
     reg [OB-1:0] o1, o2;
     reg [OB-1:0] ow;            // output word of the current window
-    always @* ow = po[POB-1:0] * G + g;
+    always @* ow = po[POB-1:0] * GO + gw[OB-1:0];
     always @(posedge clk) begin
         a1 <= src_addr; a2 <= a1;
         o1 <= ow; o2 <= o1;
@@ -110,7 +115,7 @@ module sncc_gmax #(
                 if (po == POL) sel <= 1'b0;
                 else if (sel_empty || sel_lastk) begin
                     ki <= {KB{1'b0}};
-                    if (g == G - 1) begin
+                    if (g == GL1) begin
                         g <= {GB{1'b0}};
                         po <= po + 1'b1;
                         if (po + 1'b1 != POL) wl <= win[po[POB-1:0] + 1'b1][WLB+KB-1:KB];

@@ -61,6 +61,7 @@ module sncc_neuron #(
     reg [AB:0]     n;
     reg [GB-1:0]   g;
     localparam [AB:0] NWL = NW[AB:0];
+    localparam [GB-1:0] GL1 = G[GB-1:0] - 1'b1;
     wire issue = active && (n != NWL);
     assign req_valid = issue;
     assign req_addr = n[AB-1:0];
@@ -73,7 +74,7 @@ module sncc_neuron #(
     reg [AB-1:0] wa;
     reg [L*VB-1:0] wd;
     wire [L*VB-1:0] vq;
-    sncc_ram #(.D(NW), .AB(AB), .L(1), .LW(L * VB)) mem (
+    sncc_ram #(.D(NW), .AB(AB), .L(1), .LW(L * VB)) vmem (
         .clk(clk), .we(wv), .waddr(wa), .wdata(wd), .raddr(active ? n[AB-1:0] : rd_addr), .rdata(vq));
     assign rd_data = vq;
 
@@ -87,7 +88,7 @@ module sncc_neuron #(
                 active <= 1'b1; n <= {(AB+1){1'b0}}; g <= {GB{1'b0}};
             end else if (issue) begin
                 n <= n + 1'b1;
-                g <= (g == G - 1) ? {GB{1'b0}} : g + 1'b1;
+                g <= (g == GL1) ? {GB{1'b0}} : g + 1'b1;
             end else if (active && !i1 && !i2) active <= 1'b0;
         end
     end
@@ -102,6 +103,8 @@ module sncc_neuron #(
     wire [L*V0W-1:0] v0w = v0[g2];
     localparam signed [SW-1:0] VMAX = (1 << (VB - 1)) - 1;
     localparam signed [SW-1:0] VMIN = -(1 << (VB - 1));
+    // every operand is sign-extended to SW bits, which hold any sum here without overflow
+    /* verilator lint_off WIDTHEXPAND */
     always @* begin
         for (j = 0; j < L; j = j + 1) begin
             x = $signed(cur_data[j*AW +: AW]) + $signed(bw[j*BW +: BW]);
@@ -122,6 +125,7 @@ module sncc_neuron #(
             vn[j*VB +: VB] = s[VB-1:0];
         end
     end
+    /* verilator lint_on WIDTHEXPAND */
     always @(posedge clk) begin
         wv <= i2 && !rst;
         wa <= a2;

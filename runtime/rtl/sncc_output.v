@@ -9,7 +9,6 @@
 module sncc_output #(
     parameter integer N = 1,
     parameter integer NB = 1,        // bits of an output index
-    parameter integer C = 1,
     parameter integer P = 1,         // positions (H*W)
     parameter integer G = 1,
     parameter integer L = 1,
@@ -35,7 +34,11 @@ module sncc_output #(
     reg [NB:0]   e;             // next element to read
     reg [AB-1:0] pos, cg;       // its position and channel group (word = pos*G + cg)
     reg [JB-1:0] lane;
-    wire [AB-1:0] word = pos * G + cg;
+    localparam [AB-1:0] GA = G[AB-1:0];
+    localparam [AB-1:0] PL1 = P[AB-1:0] - 1'b1;
+    localparam [JB-1:0] LL1 = L[JB-1:0] - 1'b1;
+    localparam [NB-1:0] NL1 = N[NB-1:0] - 1'b1;
+    wire [AB-1:0] word = pos * GA + cg;
     assign rd_addr = word;
 
     // read pipeline: element index and lane follow the data
@@ -61,9 +64,9 @@ module sncc_output #(
                 mode <= 2'd1; e <= {(NB+1){1'b0}}; pos <= {AB{1'b0}}; cg <= {AB{1'b0}}; lane <= {JB{1'b0}};
             end else if (can_read) begin
                 e <= e + 1'b1;
-                if (pos == P - 1) begin
+                if (pos == PL1) begin
                     pos <= {AB{1'b0}};
-                    if (lane == L - 1) begin lane <= {JB{1'b0}}; cg <= cg + 1'b1; end
+                    if (lane == LL1) begin lane <= {JB{1'b0}}; cg <= cg + 1'b1; end
                     else lane <= lane + 1'b1;
                 end else pos <= pos + 1'b1;
             end
@@ -80,7 +83,7 @@ module sncc_output #(
                 have <= 1'b1; hold <= val; hidx <= e2[NB-1:0];
             end else if (take) begin
                 have <= 1'b0;
-                if (hidx == N - 1) mode <= 2'd0;
+                if (hidx == NL1) mode <= 2'd0;
             end
         end
     end
@@ -88,7 +91,7 @@ module sncc_output #(
     assign out_valid = have;
     assign out_data = hold;
     assign out_index = hidx;
-    assign out_last = (hidx == N - 1);
+    assign out_last = (hidx == NL1);
     assign busy = (mode != 2'd0);
 endmodule
 

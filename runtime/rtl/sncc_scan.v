@@ -1,12 +1,12 @@
 // sncc_scan: turns a stored tensor into events (sncc FPGA backends, family-independent).
 //
 // The tensor [C, H, W] is stored as NW words of L lanes x XW bits, read through a port whose
-// data return LAT cycles after the request, in order. Word order ORDER = 0: word
-// (y*W + x)*G + g, lane j = channel g*L + j (a layer's own layout); ORDER = 1 (L = 1 only):
+// data return in order, a fixed number of cycles after the request (rd_valid). Word order ORDER = 0: word
+// (y*W + x)*G + g with G = ceil(C/L), lane j = channel g*L + j (a layer's own layout); ORDER = 1 (L = 1 only):
 // word c*H*W + y*W + x (C order, the input's layout). After `start` every nonzero lane becomes
 // one event (c, y, x, value), lowest lane first, one per accepted transfer: consumers see only
 // the elements that spiked (or, for values, that are not zero). A word with nothing costs one
-// cycle; up to FD words are fetched ahead.
+// cycle; up to 4 words are fetched ahead.
 `default_nettype none
 
 module sncc_scan #(
@@ -14,15 +14,13 @@ module sncc_scan #(
     parameter integer NB = 2,      // bits of a word address
     parameter integer L = 1,       // lanes
     parameter integer XW = 1,      // bits per lane (1: spikes)
-    parameter integer G = 1,       // channel groups (words per position)
     parameter integer W = 1,       // width
     parameter integer H = 1,       // height
     parameter integer C = 1,       // channels
     parameter integer CB = 1,      // bits of c
     parameter integer YB = 1,      // bits of y
     parameter integer XB = 1,      // bits of x
-    parameter integer ORDER = 0,
-    parameter integer LAT = 2
+    parameter integer ORDER = 0
 ) (
     input  wire            clk,
     input  wire            rst,
@@ -39,7 +37,11 @@ module sncc_scan #(
     output wire [XB-1:0]   ev_x,
     output wire [XW-1:0]   ev_val
 );
-    localparam integer FD = 4;                       // words fetched ahead
+    // up to 4 words are fetched ahead (FIFO of 4)
+    localparam [CB:0] LC = L[CB:0];
+    localparam [CB:0] CC = C[CB:0];
+    localparam [XB-1:0] WL1 = W[XB-1:0] - 1'b1;
+    localparam [YB-1:0] HL1 = H[YB-1:0] - 1'b1;
     localparam [NB:0] NWL = NW[NB:0];
 
     // ---- issue: word addresses in order, with the coordinates of each word
@@ -51,13 +53,14 @@ module sncc_scan #(
     reg [2:0]      inflight;    // requests whose data have not returned
     reg [2:0]      count;       // words in the FIFO
     wire           more = (issued != NWL);
-    wire           can_issue = active && more && ({1'b0, count} + {1'b0, inflight} < FD);
+    wire [3:0]     ahead = {1'b0, count} + {1'b0, inflight};
+    wire           can_issue = active && more && (ahead < 4'd4);
     assign rd_req = can_issue;
     assign rd_addr = issued[NB-1:0];
 
     // coordinate FIFO (written at issue) and data FIFO (written at return); both in order
-    reg [CB+YB+XB-1:0] cfifo [0:FD-1];
-    reg [L*XW-1:0]     dfifo [0:FD-1];
+    reg [CB+YB+XB-1:0] cfifo [0:3];
+    reg [L*XW-1:0]     dfifo [0:3];
     reg [1:0] cw, cr, dw;
     always @(posedge clk) begin
         if (can_issue) cfifo[cw] <= {ic, iy, ix};
@@ -98,15 +101,15 @@ module sncc_scan #(
                 issued <= issued + 1'b1;
                 cw <= cw + 1'b1;
                 if (ORDER == 0) begin
-                    if (ic + L >= C) begin
+                    if ({1'b0, ic} + LC >= CC) begin
                         ic <= {CB{1'b0}};
-                        if (ix == W - 1) begin ix <= {XB{1'b0}}; iy <= iy + 1'b1; end
+                        if (ix == WL1) begin ix <= {XB{1'b0}}; iy <= iy + 1'b1; end
                         else ix <= ix + 1'b1;
-                    end else ic <= ic + L[CB-1:0];
+                    end else ic <= ic + LC[CB-1:0];
                 end else begin
-                    if (ix == W - 1) begin
+                    if (ix == WL1) begin
                         ix <= {XB{1'b0}};
-                        if (iy == H - 1) begin iy <= {YB{1'b0}}; ic <= ic + 1'b1; end
+                        if (iy == HL1) begin iy <= {YB{1'b0}}; ic <= ic + 1'b1; end
                         else iy <= iy + 1'b1;
                     end else ix <= ix + 1'b1;
                 end

@@ -23,7 +23,6 @@ module sncc_synapse #(
     parameter integer SPIKE = 1,
     parameter integer AW = 16,      // sink accumulator bits
     parameter integer CB = 1, parameter integer YB = 1, parameter integer XB = 1,
-    parameter integer NC = 1,       // source channels
     parameter integer NH = 1,       // source height
     parameter integer NWD = 1,      // source width
     parameter integer RLN = 1,      // row list entries
@@ -56,7 +55,7 @@ module sncc_synapse #(
     reg [RLB+KB-1:0]    cols [0:NWD-1];
     reg [WAB+SAB-1:0]   rowl [0:RLN-1];
     reg [WAB+SAB-1:0]   coll [0:CLN-1];
-    reg [WAB+SAB-1:0]   chan [0:NC-1];     // per channel {weight base, sink base}
+    reg [WAB+SAB-1:0]   chan [0:(1<<CB)-1];   // per channel {weight base, sink base} (NC used)
     reg [L*WW-1:0]      wrom [0:WD-1];
     initial begin
         $readmemh(ROWS, rows); $readmemh(COLS, cols);
@@ -66,7 +65,7 @@ module sncc_synapse #(
 
     // ---- the event being expanded
     reg            active;
-    reg [RLB-1:0]  r0, rl, c0, cl;          // first entries and the current ones
+    reg [RLB-1:0]  rl, c0, cl;              // current row entry; first and current column entries
     reg [KB-1:0]   rn, cn, ri, ci;          // counts and positions in the lists
     reg [NGB-1:0]  k;
     reg [WAB+SAB-1:0] base;
@@ -76,7 +75,8 @@ module sncc_synapse #(
     wire [RLB+KB-1:0] ce = cols[ev_x];
     wire [KB-1:0] ev_rn = re[KB-1:0];
     wire [KB-1:0] ev_cn = ce[KB-1:0];
-    wire last_k = (k == NWG - 1);
+    localparam [NGB-1:0] KL1 = NWG[NGB-1:0] - 1'b1;
+    wire last_k = (k == KL1);
     wire last_c = (ci == cn - 1'b1);
     wire last_r = (ri == rn - 1'b1);
     wire last = active && last_k && last_c && last_r;
@@ -88,7 +88,7 @@ module sncc_synapse #(
             active <= 1'b0;
         end else if (take) begin
             active <= (ev_rn != {KB{1'b0}}) && (ev_cn != {KB{1'b0}});
-            r0 <= re[RLB+KB-1:KB]; rl <= re[RLB+KB-1:KB]; rn <= ev_rn; ri <= {KB{1'b0}};
+            rl <= re[RLB+KB-1:KB]; rn <= ev_rn; ri <= {KB{1'b0}};
             c0 <= ce[RLB+KB-1:KB]; cl <= ce[RLB+KB-1:KB]; cn <= ev_cn; ci <= {KB{1'b0}};
             k <= {NGB{1'b0}};
             base <= chan[ev_c];
@@ -136,19 +136,26 @@ module sncc_synapse #(
         end
     end
 
-    // ---- addends (stage 4, registered into the request)
+    // ---- addends (stage 4, registered into the request): w * value fits the sink's AW bits
+    // exactly (each term lies within the quantize pass's worst-case range of the sum)
     localparam integer PW = (AW > WW + XW) ? AW : WW + XW;
     integer j;
+    reg [L*AW-1:0] add;
     reg signed [WW-1:0] wl;
-    reg signed [PW-1:0] prod;      // exact: w * value fits the sink's width (quantize's worst case)
-    always @(posedge clk) begin
-        req_addr <= sa3;
+    /* verilator lint_off UNUSEDSIGNAL */
+    reg signed [PW-1:0] prod;      // its top bits are sign copies: the sum fits AW bits
+    /* verilator lint_on UNUSEDSIGNAL */
+    always @* begin
         for (j = 0; j < L; j = j + 1) begin
             wl = wq3[j*WW +: WW];
-            if (SPIKE != 0) prod = wl;                    // sign-extended
-            else prod = wl * $signed(x3);
-            req_add[j*AW +: AW] <= prod[AW-1:0];
+            if (SPIKE != 0) prod = {{(PW-WW){wl[WW-1]}}, wl};
+            else prod = {{(PW-WW){wl[WW-1]}}, wl} * {{(PW-XW){x3[XW-1]}}, x3};
+            add[j*AW +: AW] = prod[AW-1:0];
         end
+    end
+    always @(posedge clk) begin
+        req_addr <= sa3;
+        req_add <= add;
     end
 
     assign busy = active || v1 || v2 || v3 || req_valid;
