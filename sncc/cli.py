@@ -272,10 +272,13 @@ def _print_reports(ctx) -> None:
 
 def _cmd_opt(args) -> int:
     from sncc.driver import load_array
-    from sncc.ir import load, parse
+    from sncc.ir import decode_text, load, parse
     from sncc.pass_manager import PassContext, PassManager
 
-    module = parse(sys.stdin.read(), "<stdin>") if args.input == "-" else load(args.input)
+    if args.input == "-":
+        module = parse(decode_text(sys.stdin.buffer.read(), "<stdin>"), "<stdin>")
+    else:
+        module = load(args.input)
     calib = load_array(args.calib, "calibration") if args.calib else None
     pm = PassManager.parse(args.pipeline, **_instrumentation(args))
     ctx = PassContext(calibration_data=calib, T=module.attrs.get("T"))

@@ -230,7 +230,20 @@ def load(path) -> Module:
 
     p = Path(path)
     try:
-        text = p.read_text()
+        data = p.read_bytes()
     except OSError as e:
         raise SnccError(f"cannot read IR file '{p}': {e.strerror}") from e
-    return parse(text, str(p))
+    return parse(decode_text(data, str(p)), str(p))
+
+
+def decode_text(data: bytes, filename: str) -> str:
+    """IR text is UTF-8 (spec/ir.md section 3.1); say where it is not."""
+    from sncc.errors import ParseError
+
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ParseError(f"{filename}:{line}:{col}: byte 0x{data[e.start]:02x} is not UTF-8 text; "
+                         "IR files are UTF-8") from None
