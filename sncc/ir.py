@@ -122,8 +122,11 @@ class Module:
 
         if hasattr(x, "detach"):  # a torch tensor
             x = x.detach().cpu().numpy()
+        if getattr(x, "dtype", None) is not None and np.dtype(x.dtype).kind == "c":
+            raise SnccError(f"{what} is complex; give real numbers")
         try:
-            x = np.asarray(x, dtype=np.float32)
+            with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: refused below as infinite
+                x = np.asarray(x, dtype=np.float32)
         except (TypeError, ValueError):
             raise SnccError(f"{what} is not a numeric array") from None
         shape = self.inputs[0].type.shape
@@ -136,8 +139,10 @@ class Module:
         if x.shape[1:] != shape:
             raise SnccError(f"{what} of shape {list(x.shape)}: the network takes one sample of shape {list(shape)} "
                             f"or a batch [N, {', '.join(map(str, shape))}]")
+        if len(x) == 0:
+            raise SnccError(f"{what} holds no samples (a batch of 0)")
         if not np.all(np.isfinite(x)):
-            raise SnccError(f"{what} contains NaN or infinite values")
+            raise SnccError(f"{what} contains NaN or infinite values, or values beyond the float32 range")
         return x, single
 
     def users(self, value: Value) -> list[Operation]:
