@@ -97,8 +97,8 @@ def validate_data(module: Module, data, what: str = "calibration data") -> np.nd
                             f"(give [N, {', '.join(map(str, shape))}])")
     if not np.all(np.isfinite(x)):
         bad = int((~np.isfinite(x)).reshape(len(x), -1).any(axis=1).sum())
-        raise SnccError(f"{what} contains NaN or infinite values (in {bad} of {len(x)} samples; "
-                        "values beyond the float32 range count as infinite)")
+        raise SnccError(f"{what} contains NaN or infinite values (in {bad} of {len(x)} samples) "
+                        "or values beyond the float32 range")
     return x
 
 
