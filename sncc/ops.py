@@ -9,6 +9,7 @@ a 1-D tensor is a feature vector; per-channel attributes index axis 0.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -326,7 +327,7 @@ def _flatten(ts, a):
         summary="the same elements in C order, new shape")
 def _reshape(ts, a):
     shape = tuple(a["shape"])
-    if int(np.prod(shape)) != ts[0].size:
+    if math.prod(shape) != ts[0].size:  # exact: an int64 product can wrap
         _fail(f"cannot reshape {ts[0]} ({ts[0].size} elements) to {list(shape)}")
     return ts[0].with_shape(shape)
 
