@@ -127,6 +127,10 @@ class _Importer:
             raise self.fail(node, f"has {len(node.output)} outputs; the ONNX schema allows "
                             f"{schema.min_output} to {schema.max_output}, the first one named")
         present = {a.name: a for a in node.attribute}
+        unknown = sorted(set(present) - set(schema.attributes))
+        if unknown:  # invalid ONNX (the checker refuses it too); sncc might read it with a wrong type
+            raise self.fail(node, f"has attribute(s) {', '.join(unknown)} that {node.op_type} (opset {opset}) "
+                            f"does not define; it takes: {', '.join(sorted(schema.attributes)) or 'none'}")
         for name, spec in schema.attributes.items():
             if spec.required and name not in present:
                 raise self.fail(node, f"lacks the required attribute '{name}'")
@@ -263,7 +267,7 @@ class _Importer:
             self.values[node.output[0]] = result
             self.check_shape(node, result)
         for o in g.output:
-            if o.name not in self.values:
+            if o.name not in self.values or self.values[o.name].owner.kind == "const":
                 raise SnccError(f"graph output '{o.name}' does not depend on the graph input (it is a constant)")
             self.m.outputs.append(self.values[o.name])
         for note in self.notes:
