@@ -5,7 +5,7 @@ end with exit 0 or 1 (never 2, the internal-error code), within a per-case time 
 error is one line `sncc: error: ...`; and whatever IR sncc prints or writes parses back
 and prints byte for byte the same.
 
-Environment: SNCC_FUZZ_SEED (default 0), SNCC_FUZZ_CASES (cases per corpus, default 250),
+Environment: SNCC_FUZZ_SEED (default 0), SNCC_FUZZ_CASES (cases per corpus, default 700),
 SNCC_FUZZ_SECONDS (total budget, default 24) for longer local runs.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sncc import ir
 from test_hostile_input import RELU, SNN, cli  # noqa: E402  (tests/ is on sys.path under pytest)
 
 SEED = int(os.environ.get("SNCC_FUZZ_SEED", "0"))
-CASES = int(os.environ.get("SNCC_FUZZ_CASES", "250"))
+CASES = int(os.environ.get("SNCC_FUZZ_CASES", "700"))
 BUDGET = float(os.environ.get("SNCC_FUZZ_SECONDS", "24"))
 CASE_LIMIT = 10.0  # seconds; the slowest legitimate case takes well under 1 s
 SMALL = 100_000  # elements: only networks this small are simulated (bounded memory and time)
