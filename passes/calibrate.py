@@ -78,8 +78,11 @@ def validate_data(module: Module, data, what: str = "calibration data") -> np.nd
         raise SnccError(f"no {what}: pass calibration_data=... (Python) or --calib FILE.npy (CLI)")
     if hasattr(data, "detach"):
         data = data.detach().cpu().numpy()
+    if getattr(data, "dtype", None) is not None and np.dtype(data.dtype).kind == "c":
+        raise SnccError(f"{what} is complex; give real numbers")
     try:
-        x = np.asarray(data, dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: refused below as infinite
+            x = np.asarray(data, dtype=np.float32)
     except (TypeError, ValueError):
         raise SnccError(f"{what} is not a numeric array") from None
     shape = module.inputs[0].type.shape
@@ -94,7 +97,8 @@ def validate_data(module: Module, data, what: str = "calibration data") -> np.nd
                             f"(give [N, {', '.join(map(str, shape))}])")
     if not np.all(np.isfinite(x)):
         bad = int((~np.isfinite(x)).reshape(len(x), -1).any(axis=1).sum())
-        raise SnccError(f"{what} contains NaN or infinite values (in {bad} of {len(x)} samples)")
+        raise SnccError(f"{what} contains NaN or infinite values (in {bad} of {len(x)} samples) "
+                        "or values beyond the float32 range")
     return x
 
 
@@ -154,7 +158,8 @@ class Calibrate(Pass):
         for s in tqdm(starts, desc="calibrate", unit="batch", disable=None if ctx.progress else True, leave=False):
             chunk = x[s:s + batch]
             in_min, in_max = min(in_min, float(chunk.min())), max(in_max, float(chunk.max()))
-            interpret(m, chunk, observer=observe)
+            with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported by observe()
+                interpret(m, chunk, observer=observe)
         p = self.opts["percentile"]
         report = {}
         for key, op in targets.items():

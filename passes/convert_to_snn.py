@@ -22,6 +22,7 @@ import numpy as np
 
 from sncc.errors import SnccError
 from sncc.ir import Module
+from sncc.limits import MAX_T
 from sncc.pass_manager import Option, Pass, PassContext, register_pass
 
 
@@ -30,7 +31,7 @@ class ConvertToSNN(Pass):
     name = "convert-to-snn"
     summary = "replace activations by integrate-and-fire neurons, add encoder and readout"
     options = {
-        "T": Option(int, 32, "timesteps", check=lambda t: None if t >= 1 else "must be >= 1"),
+        "T": Option(int, 32, "timesteps", check=lambda t: None if 1 <= t <= MAX_T else f"must be in 1..{MAX_T}"),
         "encoding": Option(str, "constant", "input coding", choices=("constant", "rate")),
         "reset": Option(str, "subtract", "membrane reset after a spike", choices=("subtract", "zero")),
         "readout": Option(str, "membrane", "output: accumulated membrane or spike count", choices=("membrane", "count")),

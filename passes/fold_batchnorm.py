@@ -7,6 +7,7 @@ A batchnorm whose input is not a conv2d/dense used only by it stays as it is.
 """
 import numpy as np
 
+from sncc.errors import SnccError
 from sncc.ir import Module
 from sncc.pass_manager import Pass, PassContext, register_pass
 from sncc.passes.dce import eliminate_dead_code
@@ -29,11 +30,15 @@ class FoldBatchNorm(Pass):
                 kept.append(bn.result.name)
                 continue
             scale, beta, mean, var = (p.astype(np.float64) for p in params)
+            if not np.all(var >= 0):  # sqrt of a negative variance: NaN weights for every input
+                raise SnccError(f"fold-batchnorm: {bn.describe()} has a negative variance "
+                                f"({float(var[np.argmin(np.nan_to_num(var, nan=-np.inf))])}); fix the model")
             f = scale / np.sqrt(var + bn.attrs["epsilon"])
             w = weights[0].astype(np.float64)
             b = weights[1].astype(np.float64) if len(weights) > 1 else np.zeros(w.shape[0])
-            new_w = (w * f.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
-            new_b = (f * (b - mean) + beta).astype(np.float32)
+            with np.errstate(over="ignore", invalid="ignore"):  # beyond f32: the const verifier refuses it
+                new_w = (w * f.reshape((-1,) + (1,) * (w.ndim - 1))).astype(np.float32)
+                new_b = (f * (b - mean) + beta).astype(np.float32)
             wname = producer.operands[1].name
             w_val = m.insert_before(producer, "const", (), {"value": new_w}, wname, producer.operands[1].type)
             bname = producer.operands[2].name if len(producer.operands) > 2 else (wname or "w") + ".bias"

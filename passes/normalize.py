@@ -200,6 +200,8 @@ class _Normalizer:
                 raise SnccError(f"normalize: cannot normalize through {op.describe()}")
         # outputs stay in the units of the original network (argmax and readouts compare them)
         for i, v in enumerate(m.outputs):
+            if v.owner.kind == "const":  # a constant output keeps its units: nothing to undo
+                continue
             s = self.scale[id(v)]
             if not np.allclose(s, 1.0, rtol=1e-6):
                 c = m.const(np.asarray(s, np.float32), f"{v.name}.unscale")

@@ -18,6 +18,7 @@ import numpy as np
 
 from sncc.errors import SnccError
 from sncc.ir import Module
+from sncc.limits import check_T
 from sncc.pass_manager import PassContext, PassManager
 
 
@@ -137,8 +138,8 @@ class SpikingNetwork:
         With `record=True` it returns (readouts, {neuron layer: total spikes}) for firing rates."""
         from sncc.interpreter import interpret
 
-        if T is not None and (not isinstance(T, (int, np.integer)) or isinstance(T, bool) or T < 1):
-            raise SnccError(f"T must be an integer >= 1, got {T!r}")
+        if T is not None:
+            check_T(T)
         sim = self.simulator(backend)
         xb, single = self.module.input_batch(x)
         chunks = range(0, len(xb), batch_size)
@@ -177,8 +178,10 @@ class SpikingNetwork:
             (lambda xs, Ts: interpret(self.module, xs, snapshots=Ts))
 
         Ts = sorted({int(t) for t in Ts})
-        if not Ts or Ts[0] < 1:
-            raise SnccError(f"timesteps must be >= 1, got {Ts}")
+        if not Ts:
+            raise SnccError("give at least one number of timesteps")
+        check_T(Ts[0], "timesteps")
+        check_T(Ts[-1], "timesteps")
         xb, single = self.module.input_batch(x)
         chunks = range(0, len(xb), batch_size)
         if progress:
@@ -246,8 +249,7 @@ def convert(model, calibration_data, T: int = 32, *, encoding: str = "constant",
     The defaults give the best accuracy: constant-current input, reset by subtraction,
     99.9th-percentile calibration per layer, membrane readout of a non-spiking output layer.
     """
-    if not isinstance(T, (int, np.integer)) or isinstance(T, bool) or T < 1:
-        raise SnccError(f"T must be an integer >= 1, got {T!r}")
+    check_T(T)
     module = import_model(model, calibration_data)
     pipeline = conversion_pipeline(T, encoding, reset, readout, percentile, granularity, seed, v0, maxpool, samples)
     ctx = PassContext(calibration_data=calibration_data, progress=progress)

@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 
 from sncc.errors import SnccError
+from sncc.limits import check_T
 
 EPILOG = """\
 examples:
@@ -134,29 +135,46 @@ def _cmd_run(args) -> int:
     from sncc.driver import load_array, load_model
     from sncc.pass_manager import PassContext, PassManager
 
+    # Everything that can be wrong with the options and files is found before simulating.
+    if args.T is not None:
+        check_T(args.T, "-T")
+    _check_weight_bits(args.weight_bits)
+    if args.raster:
+        from sncc.plots import check_image_path
+
+        check_image_path(args.raster, "--raster", probe=True)
     x = load_array(args.input, "input")
     labels = load_array(args.labels, "labels") if args.labels else None
     calib = load_array(args.calib, "calibration") if args.calib else None
-    if args.T is not None and args.T < 1:
-        raise SnccError(f"-T must be at least 1, got {args.T}")
     module = load_model(args.model)
+    xb, _ = module.input_batch(x, "--input")
+    if labels is not None:
+        labels = _check_labels(labels, len(xb))
     ctx = PassContext(calibration_data=calib, T=args.T, progress=not args.json)
     if not module.is_spiking:
         if calib is None:
             raise SnccError(f"'{args.model}' is a float network: give --calib FILE.npy to convert it, "
                             "or run a spiking .sir file")
         module = PassManager.parse(conversion_pipeline(T=args.T or 32)).run(module, ctx)
-    if args.fixed or args.weight_bits:
+    if args.fixed or args.weight_bits is not None:
         from sncc.types import Fixed
 
         if not any(isinstance(v.type.elem, Fixed) for v in module.inputs):
-            module = PassManager.parse(f"quantize{{weight_bits={args.weight_bits or 8}}}").run(module, ctx)
+            bits = 8 if args.weight_bits is None else args.weight_bits
+            module = PassManager.parse(f"quantize{{weight_bits={bits}}}").run(module, ctx)
     snn = SpikingNetwork(module)
     T = args.T or snn.T
     start = time.perf_counter()
-    out, spikes = snn.run(x, T=T, backend=args.backend, record=True, progress=not args.json)
+    # Inputs far outside the calibrated range can overflow float32; that is reported below
+    # in one line instead of numpy printing RuntimeWarnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        out, spikes = snn.run(xb, T=T, backend=args.backend, record=True, progress=not args.json)
     seconds = time.perf_counter() - start
     out = np.atleast_2d(out)
+    bad = int((~np.isfinite(out)).any(axis=1).sum())
+    if bad:
+        raise SnccError(f"the simulation overflowed float32 on {bad} of {len(out)} inputs (infinite or NaN "
+                        "readouts): are the inputs scaled like the calibration data?")
     pred = out.argmax(axis=1)
     n = len(pred)
     result = {"predictions": pred.tolist(), "samples": n, "T": T, "fixed_point": snn.fixed,
@@ -165,15 +183,14 @@ def _cmd_run(args) -> int:
                                for size in [int(np.prod(next(op for op in module.ops if op.result.name == k).type.shape))]},
               "seconds": seconds, "samples_per_second": n / seconds if seconds > 0 else None}
     if labels is not None:
-        labels = np.asarray(labels).reshape(-1)
-        if len(labels) != n:
-            raise SnccError(f"--labels has {len(labels)} entries for {n} inputs")
         result["accuracy"] = float((pred == labels).mean())
     if args.raster:
         from sncc.plots import raster
 
-        result["raster"] = str(raster(snn.spike_trains(x[:1] if x.ndim > len(snn.input_shape) else x, T=T),
-                                      args.raster, title=f"{Path(args.model).name}, first input, T={T}"))
+        with np.errstate(over="ignore", invalid="ignore"):
+            trains = snn.spike_trains(xb[:1], T=T)
+        result["raster"] = str(raster(trains, args.raster, title=f"{Path(args.model).name}, first input, T={T}",
+                                      what="--raster"))
     if args.json:
         print(json.dumps(result))
         return 0
@@ -188,6 +205,35 @@ def _cmd_run(args) -> int:
     if args.raster:
         print(f"spike raster of the first input: {result['raster']}")
     return 0
+
+
+def _check_elide(args) -> None:
+    if args.elide_weights and args.output:
+        raise SnccError(f"--elide-weights prints weights as statistics, which cannot be loaded again: drop it to "
+                        f"write '{args.output}', or leave out -o to print the summary")
+
+
+def _check_weight_bits(bits) -> None:
+    if bits is not None and not 2 <= bits <= 16:  # 0 used to mean "no quantization" silently
+        raise SnccError(f"--weight-bits must be in 2..16, got {bits}")
+
+
+def _check_labels(labels, n: int):
+    """Labels are integer class indices, one per input (checked before simulating)."""
+    import numpy as np
+
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise SnccError(f"--labels has shape {list(labels.shape)}; give a vector [N] of integer class indices "
+                        "(not one-hot rows)")
+    whole = labels.dtype.kind in "iu" or (labels.dtype.kind == "f" and bool(np.all(np.isfinite(labels)))
+                                         and bool(np.all(labels == np.round(labels))))
+    if not whole:
+        raise SnccError(f"--labels holds {labels.dtype} values; labels must be integer class indices")
+    if len(labels) != n:
+        raise SnccError(f"--labels has {len(labels)} entries for {n} inputs")
+    return labels.astype(np.int64)
 
 
 def _instrumentation(args) -> dict:
@@ -207,9 +253,12 @@ def _emit(text: str, output: str | None):
 def _cmd_compile(args) -> int:
     from sncc.driver import DEFAULT_PIPELINE, compile_model, load_array, load_model
 
+    if args.T is not None:
+        check_T(args.T, "-T")
+    _check_weight_bits(args.weight_bits)
+    if args.target != "artix7":
+        _check_elide(args)
     calib = load_array(args.calib, "calibration") if args.calib else None
-    if args.T is not None and args.T < 1:
-        raise SnccError(f"-T must be at least 1, got {args.T}")
     module = load_model(args.model)
     if args.pipeline is not None:
         pipeline = args.pipeline
@@ -298,23 +347,31 @@ def _cmd_sim(args) -> int:
     return 0
 
 
-def _print_reports(ctx) -> None:
-    """Analyses that produce a table (e.g. bitwidth-report) show it on stderr."""
+def _print_reports(ctx, stream=None) -> None:
+    """Analyses that produce a table (e.g. bitwidth-report) show it (on stderr by default)."""
     for rep in ctx.reports.values():
         if isinstance(rep, dict) and "text" in rep:
-            print(rep["text"], file=sys.stderr)
+            print(rep["text"], file=stream or sys.stderr)
 
 
 def _cmd_opt(args) -> int:
     from sncc.driver import load_array
-    from sncc.ir import load, parse
+    from sncc.ir import decode_text, load, parse
     from sncc.pass_manager import PassContext, PassManager
 
-    module = parse(sys.stdin.read(), "<stdin>") if args.input == "-" else load(args.input)
+    if args.input == "-":
+        module = parse(decode_text(sys.stdin.buffer.read(), "<stdin>"), "<stdin>")
+    else:
+        module = load(args.input)
+    _check_elide(args)
     calib = load_array(args.calib, "calibration") if args.calib else None
     pm = PassManager.parse(args.pipeline, **_instrumentation(args))
     ctx = PassContext(calibration_data=calib, T=module.attrs.get("T"))
     module = pm.run(module, ctx)
+    if all(p.is_analysis for p in pm.passes) and not args.output:
+        # the IR is unchanged: show what the analyses found, not megabytes of weights
+        _print_reports(ctx, sys.stdout)
+        return 0
     _print_reports(ctx)
     _emit(module.to_text(elide=args.elide_weights), args.output)
     return 0

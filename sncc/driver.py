@@ -7,6 +7,7 @@ import numpy as np
 
 from sncc.errors import SnccError, UnsupportedError
 from sncc.ir import Module, load
+from sncc.limits import check_T
 from sncc.pass_manager import PassContext, PassManager
 
 TARGETS = ("ir", "cpu", "artix7")
@@ -51,8 +52,7 @@ def compile_model(module: Module, pipeline: str, *, target: str = "ir", T: int |
     if target not in TARGETS:
         raise SnccError(f"unknown target '{target}'; targets: {', '.join(TARGETS)}")
     if T is not None:
-        if T < 1:
-            raise SnccError(f"-T must be at least 1, got {T}")
+        check_T(T, "-T")
         module.attrs["T"] = int(T)
     pm = PassManager.parse(pipeline, **(instrumentation or {}))
     ctx = PassContext(calibration_data=calibration_data, T=T)

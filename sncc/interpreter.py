@@ -24,6 +24,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from sncc.errors import SnccError
 from sncc.ir import Module, Operation
+from sncc.limits import MAX_T, short
 from sncc.types import Fixed
 
 # -- float kernels; every array carries a leading batch axis (constants: size 1) --
@@ -334,8 +335,8 @@ def interpret(module: Module, *inputs: np.ndarray, T: int | None = None,
         if snapshots:
             T = max(snapshots)
         T = T if T is not None else module.attrs.get("T")
-        if not isinstance(T, int) or T < 1:
-            raise SnccError(f"spiking module @{module.name} needs a number of timesteps T >= 1, got {T!r}")
+        if not isinstance(T, int) or not 1 <= T <= MAX_T:
+            raise SnccError(f"spiking module @{module.name} needs a number of timesteps T in 1..{MAX_T}, got {short(T)}")
         static = _static_ops(module)
         state, cache = _State(), {}
         base: dict = {}

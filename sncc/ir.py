@@ -122,8 +122,11 @@ class Module:
 
         if hasattr(x, "detach"):  # a torch tensor
             x = x.detach().cpu().numpy()
+        if getattr(x, "dtype", None) is not None and np.dtype(x.dtype).kind == "c":
+            raise SnccError(f"{what} is complex; give real numbers")
         try:
-            x = np.asarray(x, dtype=np.float32)
+            with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: refused below as infinite
+                x = np.asarray(x, dtype=np.float32)
         except (TypeError, ValueError):
             raise SnccError(f"{what} is not a numeric array") from None
         shape = self.inputs[0].type.shape
@@ -136,8 +139,10 @@ class Module:
         if x.shape[1:] != shape:
             raise SnccError(f"{what} of shape {list(x.shape)}: the network takes one sample of shape {list(shape)} "
                             f"or a batch [N, {', '.join(map(str, shape))}]")
+        if len(x) == 0:
+            raise SnccError(f"{what} holds no samples (a batch of 0)")
         if not np.all(np.isfinite(x)):
-            raise SnccError(f"{what} contains NaN or infinite values")
+            raise SnccError(f"{what} contains NaN or infinite values, or values beyond the float32 range")
         return x, single
 
     def users(self, value: Value) -> list[Operation]:
@@ -230,7 +235,20 @@ def load(path) -> Module:
 
     p = Path(path)
     try:
-        text = p.read_text()
+        data = p.read_bytes()
     except OSError as e:
         raise SnccError(f"cannot read IR file '{p}': {e.strerror}") from e
-    return parse(text, str(p))
+    return parse(decode_text(data, str(p)), str(p))
+
+
+def decode_text(data: bytes, filename: str) -> str:
+    """IR text is UTF-8 (spec/ir.md section 3.1); say where it is not."""
+    from sncc.errors import ParseError
+
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ParseError(f"{filename}:{line}:{col}: byte 0x{data[e.start]:02x} is not UTF-8 text; "
+                         "IR files are UTF-8") from None

@@ -12,15 +12,18 @@ supported ops. The leading ONNX axis is the batch axis and is dropped.
 from __future__ import annotations
 
 import logging
+import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from sncc.errors import SnccError, UnsupportedError
+from sncc.errors import SnccError, UnsupportedError, VerificationError
 from sncc.ir import Module, Value
+from sncc.limits import MAX_ELEMENTS
 from sncc.types import TensorType
 
 log = logging.getLogger("sncc")
@@ -105,6 +108,46 @@ class _Importer:
             return self.consts[name]
         raise self.fail(node, f"input '{name}' is not produced by any node, initializer or graph input")
 
+    def check_node(self, node: onnx.NodeProto, opset: int) -> None:
+        """What the ONNX schema of the node's op requires: input and output counts, required
+        attributes and attribute types. Handlers can then index inputs and read attributes
+        without each guarding against a malformed graph."""
+        try:
+            schema = onnx.defs.get_schema(node.op_type, opset, node.domain or "")
+        except Exception:  # no such op: refused later as unsupported
+            return
+        given = len(node.input)
+        while given and node.input[given - 1] == "":  # trailing "" = optional input left out
+            given -= 1
+        if not schema.min_input <= given <= schema.max_input:
+            want = (f"{schema.min_input}" if schema.min_input == schema.max_input
+                    else f"{schema.min_input} to {schema.max_input}")
+            raise self.fail(node, f"takes {want} inputs, got {given}")
+        if not schema.min_output <= len(node.output) <= schema.max_output or not node.output[0]:
+            raise self.fail(node, f"has {len(node.output)} outputs; the ONNX schema allows "
+                            f"{schema.min_output} to {schema.max_output}, the first one named")
+        present = {a.name: a for a in node.attribute}
+        unknown = sorted(set(present) - set(schema.attributes))
+        if unknown:  # invalid ONNX (the checker refuses it too); sncc might read it with a wrong type
+            raise self.fail(node, f"has attribute(s) {', '.join(unknown)} that {node.op_type} (opset {opset}) "
+                            f"does not define; it takes: {', '.join(sorted(schema.attributes)) or 'none'}")
+        for name, spec in schema.attributes.items():
+            if spec.required and name not in present:
+                raise self.fail(node, f"lacks the required attribute '{name}'")
+            if name in present and int(present[name].type) != int(spec.type):
+                got = onnx.AttributeProto.AttributeType.Name(present[name].type)
+                want = onnx.AttributeProto.AttributeType.Name(int(spec.type))
+                raise self.fail(node, f"attribute '{name}' must be of type {want}, got {got}")
+
+    def scalar_input(self, node, i, what) -> float | None:
+        """A constant input that must hold one number (Clip min/max, Dropout ratio)."""
+        arr = self.known_input(node, i, what)
+        if arr is None:
+            return None
+        if np.size(arr) != 1:
+            raise self.fail(node, f"{what} must be a single number, got shape {list(np.shape(arr))}")
+        return float(np.asarray(arr).reshape(()))
+
     def is_known(self, name: str) -> bool:
         return name == "" or name in self.known
 
@@ -128,10 +171,27 @@ class _Importer:
         return arr
 
     # -- main loop ----------------------------------------------------------
+    def set_known(self, name: str, arr: np.ndarray, what: str) -> None:
+        """A tensor known at import time; the IR holds real numbers only."""
+        arr = np.asarray(arr)
+        if arr.dtype.kind not in "biuf":
+            kind = "string" if arr.dtype.kind in "OSU" else str(arr.dtype)
+            raise SnccError(f"{what} '{name}' holds {kind} values; sncc takes real numbers")
+        if arr.size > MAX_ELEMENTS:
+            raise SnccError(f"{what} '{name}' has {arr.size} elements, more than the {MAX_ELEMENTS} sncc supports")
+        self.known[name] = arr
+
     def run(self) -> Module:
         g = self.graph
         for init in g.initializer:
-            self.known[init.name] = numpy_helper.to_array(init)
+            if init.data_location == onnx.TensorProto.EXTERNAL:  # onnx.load(path) reads it in; bytes cannot
+                raise SnccError(f"initializer '{init.name}' refers to external data that was not loaded; "
+                                "give the model as a file path next to its data")
+            try:
+                arr = numpy_helper.to_array(init)
+            except Exception as e:  # no data, or data of the wrong size for its dims
+                raise SnccError(f"initializer '{init.name}' cannot be read: {e}") from None
+            self.set_known(init.name, arr, "initializer")
         for vi in list(g.value_info) + list(g.output):
             dims = vi.type.tensor_type.shape.dim
             if vi.type.tensor_type.HasField("shape"):
@@ -150,12 +210,23 @@ class _Importer:
                                 "static shape after the batch axis")
             if dims[0] is not None:
                 self.static_batch = dims[0]
-            self.values[inp.name] = self.m.add("input", (), {"index": index}, _clean(inp.name),
-                                               TensorType(tuple(dims[1:])))
+            try:
+                t = TensorType(tuple(dims[1:]))
+            except SnccError as e:
+                raise SnccError(f"graph input '{inp.name}': {e}") from None
+            self.values[inp.name] = self.m.add("input", (), {"index": index}, _clean(inp.name), t)
             index += 1
         if index == 0:
             raise SnccError("the model has no graph input (every input is an initializer)")
+        opset = next(o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx"))
+        written = {name: "a graph input or initializer" for name in list(self.known) + list(self.values)}
         for node in g.node:
+            if node.domain in ("", "ai.onnx"):
+                self.check_node(node, opset)
+            for name in node.output:
+                if name and name in written:  # an ONNX graph is SSA: which value would consumers get?
+                    raise self.fail(node, f"writes '{name}', which {written[name]} already defines")
+                written[name] = f"node '{node.name or node.output[0]}' ({node.op_type})"
             for name in node.input:
                 self.consumers.setdefault(name, []).append(node)
         outputs = {o.name for o in g.output}
@@ -189,11 +260,14 @@ class _Importer:
                                     "neurons (they only carry non-negative rates); retrain with ReLU or "
                                     "sncc.QCFSActivation")
                 raise self.fail(node, "op not supported; supported ops: " + ", ".join(SUPPORTED_OPS))
-            result = handler(node)
+            try:
+                result = handler(node)
+            except VerificationError as e:  # the IR refused what the node asks for: say which node
+                raise self.fail(node, str(e)) from None
             self.values[node.output[0]] = result
             self.check_shape(node, result)
         for o in g.output:
-            if o.name not in self.values:
+            if o.name not in self.values or self.values[o.name].owner.kind == "const":
                 raise SnccError(f"graph output '{o.name}' does not depend on the graph input (it is a constant)")
             self.m.outputs.append(self.values[o.name])
         for note in self.notes:
@@ -218,12 +292,22 @@ class _Importer:
              for n, a in feeds.items()],
             [onnx.helper.make_tensor_value_info(o, onnx.TensorProto.UNDEFINED, None) for o in node.output if o])
         model = onnx.helper.make_model(graph, opset_imports=self.model.opset_import)
+        if node.op_type == "ConstantOfShape" and feeds:  # refuse before allocating, not after
+            n = math.prod(int(d) for d in np.asarray(next(iter(feeds.values()))).reshape(-1))
+            if n > MAX_ELEMENTS:
+                raise self.fail(node, f"makes a tensor of {n} elements, more than the {MAX_ELEMENTS} sncc supports")
         try:
-            results = ReferenceEvaluator(model).run(None, feeds)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the value is checked where it is used
+                results = ReferenceEvaluator(model).run(None, feeds)
         except Exception as e:
-            raise self.fail(node, f"could not evaluate this constant computation: {e}") from None
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise self.fail(node, f"could not evaluate this constant computation: {first}") from None
         for name, arr in zip([o for o in node.output if o], results):
-            self.known[name] = np.asarray(arr)
+            try:
+                self.set_known(name, arr, "constant")
+            except SnccError as e:
+                raise self.fail(node, str(e)) from None
 
     def shape_of(self, node):
         x = self.value(node.input[0], node)
@@ -238,10 +322,10 @@ class _Importer:
     def op_Clip(self, node):
         lo = self.attr(node, "min", None)
         hi = self.attr(node, "max", None)
-        a = self.known_input(node, 1, "the Clip minimum")
-        b = self.known_input(node, 2, "the Clip maximum")
-        lo = float(a) if a is not None else (float("-inf") if lo is None else lo)
-        hi = float(b) if b is not None else (float("inf") if hi is None else hi)
+        a = self.scalar_input(node, 1, "the Clip minimum")
+        b = self.scalar_input(node, 2, "the Clip maximum")
+        lo = a if a is not None else (float("-inf") if lo is None else lo)
+        hi = b if b is not None else (float("inf") if hi is None else hi)
         return self.m.add("clip", [self.value(node.input[0], node)], {"min": lo, "max": hi}, self.name(node))
 
     def op_Identity(self, node):
@@ -250,11 +334,11 @@ class _Importer:
     def op_Dropout(self, node):
         if len(node.output) > 1 and node.output[1] and self.consumers.get(node.output[1]):
             raise self.fail(node, "the dropout mask output is used; only inference-mode Dropout is supported")
-        if self.attr(node, "is_test", 1) == 0 or (len(node.input) > 2 and node.input[2] and
-                                                 bool(self.known.get(node.input[2], False))):
+        training = self.scalar_input(node, 2, "the Dropout training_mode flag")
+        if self.attr(node, "is_test", 1) == 0 or training:
             raise self.fail(node, "training-mode Dropout; export the model in eval() mode")
         ratio = self.attr(node, "ratio", 0.5)
-        r = self.known_input(node, 1, "the Dropout ratio")
+        r = self.scalar_input(node, 1, "the Dropout ratio")
         return self.m.add("dropout", [self.value(node.input[0], node)],
                           {"ratio": float(r) if r is not None else float(ratio)}, self.name(node))
 
@@ -282,11 +366,11 @@ class _Importer:
         if dims.count(-1) > 1:
             raise self.fail(node, f"target shape {shape} has more than one -1")
         if -1 in dims:
-            known = int(np.prod([d for d in dims if d != -1]))
+            known = math.prod(d for d in dims if d != -1)
             if known == 0 or x.type.size % known:
                 raise self.fail(node, f"cannot reshape {list(x.type.shape)} into {shape}")
             dims[dims.index(-1)] = x.type.size // known
-        if int(np.prod(dims)) != x.type.size:
+        if math.prod(dims) != x.type.size:
             raise self.fail(node, f"cannot reshape a sample of shape {list(x.type.shape)} into {dims}")
         return self.m.add("reshape", [x], {"shape": dims}, self.name(node))
 
@@ -333,6 +417,11 @@ class _Importer:
             return pads
         if auto_pad == "VALID":
             return [0, 0, 0, 0]
+        if auto_pad not in ("SAME_UPPER", "SAME_LOWER"):
+            raise self.fail(node, f"auto_pad '{auto_pad}' is not one of NOTSET, VALID, SAME_UPPER, SAME_LOWER")
+        for what, vals in (("kernel_shape", kernel), ("strides", strides), ("dilations", dilations)):
+            if len(vals) != 2 or min(vals) < 1:  # SAME padding divides by the stride
+                raise self.fail(node, f"{what} {list(vals)} must be two numbers >= 1 (2-D windows)")
         pads = [0, 0, 0, 0]
         for i in range(2):
             size = x.type.shape[1 + i]
@@ -400,6 +489,10 @@ class _Importer:
         x = self.value(node.input[0], node)
         params = [self.known_input(node, i, what) for i, what in
                   enumerate(("", "the scale", "the bias", "the mean", "the variance")) if i > 0]
+        var = np.asarray(params[3], dtype=np.float64)
+        if not np.all(var >= 0):  # sqrt(var + eps) of a negative variance is NaN for every input
+            c = int(np.argmin(np.where(np.isnan(var), -np.inf, var).reshape(-1)))
+            raise self.fail(node, f"the variance must be >= 0; channel {c} has {var.reshape(-1)[c]}")
         return self.m.add("batchnorm", [x] + [self.value(node.input[i], node) for i in range(1, 5)],
                           {"epsilon": float(self.attr(node, "epsilon", 1e-5))}, self.name(node))
 
@@ -443,7 +536,13 @@ class _Importer:
         return self._binary(node, "mul")
 
     def op_Div(self, node):
-        return self._binary(node, "mul", lambda c: (np.float32(1) / c).astype(np.float32))
+        def reciprocal(c):
+            if np.any(c == 0):
+                raise self.fail(node, "divides by a constant that contains 0")
+            with np.errstate(over="ignore"):  # 1/1e-45 is inf in f32: the const verifier refuses it
+                return (np.float32(1) / c).astype(np.float32)
+
+        return self._binary(node, "mul", reciprocal)
 
     def op_Sum(self, node):
         acc = self.value(node.input[0], node)

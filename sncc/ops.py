@@ -9,6 +9,7 @@ a 1-D tensor is a feature vector; per-channel attributes index axis 0.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -51,6 +52,27 @@ def _positive_real(v):
 
 def _finite(v):
     return None if np.all(np.isfinite(np.asarray(v, dtype=np.float64))) else "must be finite"
+
+
+def _f32(v) -> np.ndarray:
+    with np.errstate(over="ignore", under="ignore"):
+        return np.asarray(v, dtype=np.float64).astype(np.float32)
+
+
+def _positive_f32(v):
+    """For values an op rounds to f32 (section 4): finite and > 0 there too, so that
+    1e300 does not become inf, nor 1e-50 become 0."""
+    err = _positive_real(v)
+    if err:
+        return err
+    return None if np.all(np.isfinite(_f32(v)) & (_f32(v) > 0)) else "must be representable in f32 (> 0 and at most 3.4e38)"
+
+
+def _finite_f32(v):
+    err = _finite(v)
+    if err:
+        return err
+    return None if np.all(np.isfinite(_f32(v))) else "must be representable in f32 (|v| at most 3.4e38)"
 
 
 # -- op declarations ----------------------------------------------------------
@@ -189,11 +211,31 @@ def _pool(ts, a):
     if pt >= kh or pb >= kh or pl >= kw or pr >= kw:
         _fail(f"pads {a['pads']} must be smaller than the window {a['kernel']} (a window inside the padding has no input)")
     out = TensorType((c, _conv_out(h, kh, sh, pt, pb, d[0]), _conv_out(w, kw, sw, pl, pr, d[1])), x.elem)
-    for size, k, s, p, dil, n in ((h, kh, sh, pt, d[0], out.shape[1]), (w, kw, sw, pl, d[1], out.shape[2])):
-        for i in range(n):  # with dilation a window can skip over every real element
-            if not any(0 <= i * s + j * dil - p < size for j in range(k)):
-                _fail(f"output position {i} of a window {a['kernel']} (dilation {d}) lies entirely in the padding")
+    for size, s, p, dil, n in ((h, sh, pt, d[0], out.shape[1]), (w, sw, pl, d[1], out.shape[2])):
+        i = _window_missing_input(size, s, p, dil, n)
+        if i is not None:
+            _fail(f"output position {i} of a window {a['kernel']} (dilation {d}) lies entirely in the padding")
     return out
+
+
+def _window_missing_input(size: int, s: int, p: int, dil: int, n: int) -> int | None:
+    """The first of the `n` windows along one axis (stride s, leading pad p < kernel, dilation
+    dil) whose taps all fall in the padding, or None; O(1) however large the sizes.
+
+    Window i's taps are start + j*dil (j < k) with start = i*s - p. With p < k no window
+    starts past the input's end (the output-size formula stops before), so only windows
+    starting in the leading padding (start < 0, i.e. i*s < p) can miss: their first tap at
+    or after 0 is at (start mod dil), which is < k*dil away, and it is a real element iff
+    (start mod dil) < size. That always holds when dil <= size; otherwise (dil > size,
+    which the output-size formula allows only for tiny inputs) the residues repeat with
+    period dil, so checking min(#windows starting in the padding, dil) windows suffices.
+    """
+    if dil <= size:
+        return None
+    for i in range(min(n, -(-p // s), dil)):
+        if (i * s - p) % dil >= size:
+            return i
+    return None
 
 
 define("avgpool2d", operands=("x",),
@@ -214,7 +256,7 @@ def _gap(ts, a):
 
 
 @define("batchnorm", operands=("x", "scale", "bias", "mean", "var"),
-        attrs={"epsilon": Attr("float", 1e-5, check=_positive_real)},
+        attrs={"epsilon": Attr("float", 1e-5, check=_positive_f32)},
         summary="y = scale[c] (x - mean[c]) / sqrt(var[c] + eps) + bias[c] (inference form)")
 def _batchnorm(ts, a):
     x = ts[0]
@@ -256,9 +298,13 @@ def _clip(ts, a):
 
 
 @define("qcfs", operands=("x",),
-        attrs={"threshold": Attr("float", check=_positive_real), "levels": Attr("int", check=_positive)},
+        attrs={"threshold": Attr("float", check=_positive_f32), "levels": Attr("int", check=_positive)},
         summary="lambda/L * clip(floor(x L / lambda + 1/2), 0, L)  (Bu et al. 2022)")
 def _qcfs(ts, a):
+    lam, L = a["threshold"], a["levels"]
+    up, down = _f32(L / lam), _f32(lam / L)  # the f32 factors of section 4 `qcfs`
+    if not (np.isfinite(up) and np.isfinite(down) and up > 0 and down > 0):
+        _fail(f"levels/threshold = {L}/{lam!r} overflows or underflows f32; use a threshold nearer 1")
     return ts[0].with_elem(f32)
 
 
@@ -281,7 +327,7 @@ def _flatten(ts, a):
         summary="the same elements in C order, new shape")
 def _reshape(ts, a):
     shape = tuple(a["shape"])
-    if int(np.prod(shape)) != ts[0].size:
+    if math.prod(shape) != ts[0].size:  # exact: an int64 product can wrap
         _fail(f"cannot reshape {ts[0]} ({ts[0].size} elements) to {list(shape)}")
     return ts[0].with_shape(shape)
 
@@ -325,9 +371,9 @@ def _encode(ts, a):
 
 
 @define("if", operands=("x",), stateful=True,
-        attrs={"threshold": Attr("scalar_or_array", check=_positive_real),
+        attrs={"threshold": Attr("scalar_or_array", check=_positive_f32),
                "reset": Attr("str", "subtract", choices=("subtract", "zero")),
-               "v0": Attr("scalar_or_array", 0.0, check=_finite),
+               "v0": Attr("scalar_or_array", 0.0, check=_finite_f32),
                "vbits": Attr("int", 0, check=lambda b: None if b == 0 or 2 <= b <= 63 else "must be 0 or in 2..63")},
         summary="v += x; s = v >= threshold; v -= s*threshold (or v = 0 where s); emit s")
 def _if(ts, a):

@@ -13,6 +13,7 @@ import numpy as np
 from sncc import ops
 from sncc.errors import ParseError, SnccError
 from sncc.ir import Module, Operation, Value
+from sncc.limits import INT_MAX, INT_MIN
 from sncc.types import F32, Fixed, Spike, TensorType
 
 _TYPE_RE = re.compile(r"tensor<((?:[0-9]+x)*)(f32|spike|fx<(-?[0-9]+),(-?[0-9]+)>)>")
@@ -28,14 +29,25 @@ def parse_type(text: str) -> TensorType:
     m = _TYPE_RE.fullmatch(text)
     if not m:
         raise ValueError(f"not a tensor type: {text}")
-    dims = tuple(int(d) for d in m.group(1).split("x") if d)
+    dims = tuple(_int(d, "a tensor dimension") for d in m.group(1).split("x") if d)
     if m.group(2) == "f32":
         elem = F32()
     elif m.group(2) == "spike":
         elem = Spike()
     else:
-        elem = Fixed(int(m.group(3)), int(m.group(4)))
+        elem = Fixed(_int(m.group(3), "a width"), _int(m.group(4), "a fraction bit count"))
     return TensorType(dims, elem)
+
+
+def _int(text: str, what: str = "an integer") -> int:
+    """An integer literal, which must fit in int64 (spec/ir.md section 3.1). The digit count is
+    checked first: Python refuses to convert more than 4,300 digits, and 20 always suffice."""
+    digits = text.lstrip("+-").lstrip("0")
+    value = int(text) if len(digits) <= 20 else None
+    if value is None or not INT_MIN <= value <= INT_MAX:
+        shown = text if len(text) <= 24 else f"{text[:20]}... ({len(digits)} digits)"
+        raise ValueError(f"{what} {shown} does not fit in a signed 64-bit integer")
+    return value
 
 
 class _Builder:
@@ -60,11 +72,18 @@ class _Builder:
     def value(self, node, attrs: dict, key: str):
         kind = node.data if isinstance(node, lark.Tree) else None
         if kind == "int":
-            return int(node.children[0])
+            try:
+                return _int(str(node.children[0]))
+            except ValueError as e:
+                raise self.error(node.children[0], str(e)) from None
         if kind == "float":
             return float(node.children[0])
         if kind == "string":
-            return json.loads(str(node.children[0]))
+            try:
+                return json.loads(str(node.children[0]))
+            except ValueError as e:  # the grammar admits any backslash pair; JSON does not
+                raise self.error(node.children[0], f"invalid string literal: {e.msg} "
+                                 "(strings are JSON: escapes \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)") from None
         if kind == "true":
             return True
         if kind == "false":
@@ -77,7 +96,13 @@ class _Builder:
             vals = [self.value(c, attrs, key) for c in elems]
             if len(vals) != t.size:
                 raise self.error(tok, f"dense<...> has {len(vals)} values but {t} holds {t.size}")
-            if not isinstance(t.elem, F32):
+            if isinstance(t.elem, F32):
+                # f32(1e300) is inf: refuse instead of storing a value nobody wrote
+                with np.errstate(over="ignore"):
+                    big = next((v for v in vals if np.isfinite(v) and not np.isfinite(np.float32(v))), None)
+                if big is not None:
+                    raise self.error(tok, f"value {big!r} is beyond the f32 range (about 3.4e38)")
+            else:
                 if any(isinstance(v, float) for v in vals):
                     raise self.error(tok, f"{t.elem} values are stored integers; got a float literal")
                 lo, hi = (0, 1) if isinstance(t.elem, Spike) else (t.elem.min_int, t.elem.max_int)

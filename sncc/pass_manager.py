@@ -22,6 +22,7 @@ from typing import Any, Callable, ClassVar, TextIO
 
 from sncc.errors import SnccError
 from sncc.ir import Module
+from sncc.limits import short
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,13 @@ class Option:
                 if self.type is int and isinstance(raw, float) and raw != int(raw):
                     raise ValueError
         except (TypeError, ValueError):
-            raise SnccError(f"{where} takes a {self.type.__name__}, got {raw!r}") from None
+            raise SnccError(f"{where} takes a {self.type.__name__}, got {short(raw)}") from None
         if self.choices and value not in self.choices:
-            raise SnccError(f"{where} must be one of {', '.join(map(str, self.choices))}; got {value!r}")
+            raise SnccError(f"{where} must be one of {', '.join(map(str, self.choices))}; got {short(value)}")
         if self.check is not None:
             err = self.check(value)
             if err:
-                raise SnccError(f"{where} {err} (got {value!r})")
+                raise SnccError(f"{where} {err} (got {short(value)})")
         return value
 
 
@@ -130,6 +131,8 @@ def parse_pipeline(text: str) -> list[Pass]:
                 if "=" not in item:
                     raise SnccError(f"pipeline '{text}': option '{item.strip()}' of pass '{name}' needs key=value")
                 k, v = item.split("=", 1)
+                if k.strip() in options:  # keeping one of the two silently would hide a typo
+                    raise SnccError(f"pipeline '{text}': option '{k.strip()}' of pass '{name}' is given twice")
                 options[k.strip()] = v.strip()
         passes.append(PASSES[name](**options))
         pos = m.end()

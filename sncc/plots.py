@@ -7,6 +7,9 @@ Needs matplotlib (`pip install sncc[plots]`).
 """
 from __future__ import annotations
 
+import os
+import secrets
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +17,7 @@ import numpy as np
 from sncc.errors import SnccError
 
 
-def raster(trains: dict[str, np.ndarray], path, title: str = "") -> Path:
-    """One panel per layer: a dot at (t, neuron) for every spike. trains: {layer: [T, neurons]}."""
+def _pyplot():
     try:
         import matplotlib
 
@@ -23,6 +25,69 @@ def raster(trains: dict[str, np.ndarray], path, title: str = "") -> Path:
         import matplotlib.pyplot as plt
     except ImportError:
         raise SnccError("plots need matplotlib: pip install matplotlib") from None
+    return plt
+
+
+def check_image_path(path, what: str = "image file", probe: bool = False) -> Path:
+    """Refuse an image path that cannot be written: a symlink, folder or device (it would be
+    replaced by a regular file), a format matplotlib does not know (from the extension), a
+    missing or unwritable folder. `probe` creates and removes a file in the folder, which
+    also catches what permissions do not show (read-only file systems, root in /proc)."""
+    p = Path(path)
+    if p.is_symlink():
+        raise SnccError(f"{what} '{p}' is a symbolic link; sncc does not replace links: give the real path")
+    if p.exists() and not stat.S_ISREG(p.stat().st_mode):
+        raise SnccError(f"{what} '{p}' exists and is not a regular file (a folder or device); give a file name")
+    _pyplot()
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if p.suffix.lower().lstrip(".") not in formats:
+        raise SnccError(f"{what} '{p}': unknown image format '{p.suffix or '(no extension)'}'; "
+                        f"use one of {', '.join('.' + f for f in sorted(formats))}")
+    folder = p.parent
+    if not folder.is_dir():
+        raise SnccError(f"{what} '{p}': folder '{folder}' does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SnccError(f"{what} '{p}': cannot write in folder '{folder}' (permission denied)")
+    if probe:
+        tmp = _temp_name(p)
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            tmp.unlink()
+        except OSError as e:
+            raise SnccError(f"{what} '{p}': cannot write in folder '{folder}': {e.strerror or e}") from None
+    return p
+
+
+def _temp_name(p: Path) -> Path:
+    return p.parent / f".{p.name}.{secrets.token_hex(4)}.tmp"
+
+
+def _save_atomically(fig, p: Path, what: str) -> None:
+    """Write to a new file beside `p`, then rename it over `p`: a reader never sees half an
+    image, and an interrupted run leaves the old file. The temporary is created like any
+    file (mode 0666 less the umask) so the result has the usual permissions."""
+    check_image_path(p, what)  # again: the path may have changed during the simulation
+    tmp = _temp_name(p)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, dpi=110, format=p.suffix.lower().lstrip("."))
+        os.replace(tmp, p)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise SnccError(f"cannot write {what} '{p}': {e.strerror or e}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def raster(trains: dict[str, np.ndarray], path, title: str = "", what: str = "raster file") -> Path:
+    """One panel per layer: a dot at (t, neuron) for every spike. trains: {layer: [T, neurons]}.
+    The image is written atomically; its format follows the extension."""
+    plt = _pyplot()
+    path = check_image_path(path, what)
     if not trains:
         raise SnccError("no spiking layers to plot")
     fig, axes = plt.subplots(len(trains), 1, figsize=(8, 1.2 + 1.8 * len(trains)), squeeze=False, sharex=True)
@@ -38,7 +103,8 @@ def raster(trains: dict[str, np.ndarray], path, title: str = "") -> Path:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        _save_atomically(fig, path, what)
+    finally:
+        plt.close(fig)
     return path

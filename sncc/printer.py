@@ -114,7 +114,12 @@ def print_module(m: Module, elide: bool = False) -> str:
             d = defaults.get(key)
             if d is not None and d.default is not None and not isinstance(v, np.ndarray) and v == d.default:
                 continue
-            items.append(f"{key} = {fmt_value(v, f'{hint}.{key}' if key != 'value' else hint, declared)}")
+            # only a const's `value` is printed with the op's type; any other array (a
+            # discardable attribute) carries its own, or it would not parse back
+            if declared is not None and key == "value":
+                items.append(f"{key} = {fmt_value(v, hint, declared)}")
+            else:
+                items.append(f"{key} = {fmt_value(v, f'{hint}.{key}')}")
         return "{" + ", ".join(items) + "}" if items else ""
 
     lines = []

@@ -6,9 +6,17 @@ sign, F fraction bits; the stored integer q means q * 2**-F), or `spike` (0/1).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from sncc.errors import VerificationError
+from sncc.limits import MAX_ELEMENTS
+
+
+class TypeRangeError(VerificationError, ValueError):
+    """A type outside what the IR allows (a user error; a ValueError for older callers)."""
 
 
 @dataclass(frozen=True)
@@ -28,9 +36,9 @@ class Fixed:
 
     def __post_init__(self):
         if not 2 <= self.width <= 64:
-            raise ValueError(f"fx<{self.width},{self.frac}>: width must be in 2..64")
+            raise TypeRangeError(f"fx<{self.width},{self.frac}>: width must be in 2..64")
         if not -64 <= self.frac <= 64:
-            raise ValueError(f"fx<{self.width},{self.frac}>: fraction bits must be in -64..64")
+            raise TypeRangeError(f"fx<{self.width},{self.frac}>: fraction bits must be in -64..64")
 
     def __str__(self) -> str:
         return f"fx<{self.width},{self.frac}>"
@@ -75,7 +83,11 @@ class TensorType:
     def __post_init__(self):
         object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
         if any(d < 1 for d in self.shape):
-            raise ValueError(f"tensor dimensions must be positive, got {self.shape}")
+            raise TypeRangeError(f"tensor dimensions must be positive, got {list(self.shape)}")
+        # Python integers: a product of huge dimensions neither overflows nor wraps to 0
+        if math.prod(self.shape) > MAX_ELEMENTS:
+            raise TypeRangeError(f"a tensor of shape {_dims(self.shape)} has more than {MAX_ELEMENTS} "
+                                 "(2^31 - 1) elements, the most sncc supports")
 
     def __str__(self) -> str:
         dims = "".join(f"{d}x" for d in self.shape)
@@ -87,13 +99,18 @@ class TensorType:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     def with_shape(self, shape) -> "TensorType":
         return TensorType(tuple(shape), self.elem)
 
     def with_elem(self, elem: ElementType) -> "TensorType":
         return TensorType(self.shape, elem)
+
+
+def _dims(shape) -> str:
+    text = "x".join(map(str, shape))
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def tensor(*shape: int, elem: ElementType = f32) -> TensorType:

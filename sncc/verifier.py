@@ -9,6 +9,7 @@ import numpy as np
 from sncc import ops
 from sncc.errors import SnccError, VerificationError
 from sncc.ir import Module, Operation
+from sncc.limits import MAX_T, short
 from sncc.types import Fixed, Spike
 
 
@@ -48,8 +49,8 @@ def verify(m: Module) -> None:
     if not m.outputs:
         _fail(None, f"module @{m.name} returns nothing")
     T = m.attrs.get("T")
-    if T is not None and (not isinstance(T, int) or isinstance(T, bool) or T < 1):
-        _fail(None, f"module attribute T must be an integer >= 1, got {T!r}")
+    if T is not None and (not isinstance(T, int) or isinstance(T, bool) or not 1 <= T <= MAX_T):
+        _fail(None, f"module attribute T must be an integer in 1..{MAX_T}, got {short(T)}")
     for op in m.ops:
         if id(op.result) in defined:
             _fail(op, "appears twice in the module")
@@ -92,6 +93,8 @@ def verify(m: Module) -> None:
             if isinstance(op.type.elem, Fixed) or any(isinstance(v.type.elem, Fixed) for v in op.operands):
                 _verify_fixed(op, attrs)
         defined.add(id(op.result))
+    if not indices:
+        _fail(None, f"module @{m.name} has no input op (a network needs at least one input)")
     if sorted(indices) != list(range(len(indices))):
         _fail(None, f"input indices must be 0..{len(indices) - 1}, got {sorted(indices)}")
     if T is None and any(ops.OPS[op.kind].stateful for op in m.ops):

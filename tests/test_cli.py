@@ -79,7 +79,7 @@ def test_unsupported_op_exit_code_1_and_no_output(tmp_path, op):
     (["missing.onnx"], "model file 'missing.onnx' does not exist"),
     (["model.txt"], "unknown model format '.txt'"),
     ([EXAMPLE, "--pipeline", "canonicalize,nope"], "unknown pass 'nope'"),
-    ([EXAMPLE, "-T", "0"], "-T must be at least 1"),
+    ([EXAMPLE, "-T", "0"], "-T must be an integer in 1..65536"),
     ([EXAMPLE, "--target", "fpga"], "invalid choice: 'fpga'"),
     ([EXAMPLE, "--target", "cpu"], "target cpu needs a spiking network: give --calib"),
     (["run", EXAMPLE, "--input", "nothere.npy"], "input file 'nothere.npy' does not exist"),

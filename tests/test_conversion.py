@@ -196,14 +196,14 @@ def test_bad_calibration_data(mlp, calib, message):
 
 def test_bad_T_and_bad_run_input(mlp, data):
     x = data[0]
-    with pytest.raises(sncc.SnccError, match="T must be an integer >= 1"):
+    with pytest.raises(sncc.SnccError, match="T must be an integer in 1..65536"):
         sncc.convert(mlp, calibration_data=x[:10], T=0)
     snn = sncc.convert(mlp, calibration_data=x[:10], T=4)
     with pytest.raises(sncc.SnccError, match="input of shape \\[3, 5\\]"):
         snn.run(np.zeros((3, 5)))
     with pytest.raises(sncc.SnccError, match="NaN"):
         snn.run(np.full((2, 784), np.inf))
-    with pytest.raises(sncc.SnccError, match="T must be an integer >= 1"):
+    with pytest.raises(sncc.SnccError, match="T must be an integer in 1..65536"):
         snn.run(x[:2], T=0)
 
 

@@ -85,7 +85,7 @@ module @m attributes {T = 4} {
     (GOOD.replace("%y = relu(%x)", "%x = relu(%x)"), "3:3", "defined twice"),
     (GOOD.replace("{index = 0}", "{index = 0, bogus = 1}"), "2:3", "unknown attribute(s) bogus"),
     (GOOD.replace("relu(%x) :", "clip(%x) {min = 2.0, max = 1.0} :"), "3:3", "min 2.0 must not exceed max 1.0"),
-    (GOOD.replace("T = 4", "T = 0"), "1:8", "T must be an integer >= 1"),
+    (GOOD.replace("T = 4", "T = 0"), "1:8", "T must be an integer in 1..65536"),
 ])
 def test_parse_errors_carry_line_and_column(broken, where, what):
     with pytest.raises(sncc.ParseError) as e:
