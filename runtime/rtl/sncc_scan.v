@@ -6,7 +6,8 @@
 // word c*H*W + y*W + x (C order, the input's layout). After `start` every nonzero lane becomes
 // one event (c, y, x, value), lowest lane first, one per accepted transfer: consumers see only
 // the elements that spiked (or, for values, that are not zero). A word with nothing costs one
-// cycle; up to 4 words are fetched ahead.
+// cycle; up to 4 words are fetched ahead. Only words below `limit` are read: the input can be
+// scanned while it streams in.
 `default_nettype none
 
 module sncc_scan #(
@@ -25,6 +26,7 @@ module sncc_scan #(
     input  wire            clk,
     input  wire            rst,
     input  wire            start,
+    input  wire [NB:0]     limit,       // words that may be read (NW, or fewer while they are being written)
     output wire            busy,
     output wire            rd_req,
     output wire [NB-1:0]   rd_addr,
@@ -54,7 +56,7 @@ module sncc_scan #(
     reg [2:0]      count;       // words in the FIFO
     wire           more = (issued != NWL);
     wire [3:0]     ahead = {1'b0, count} + {1'b0, inflight};
-    wire           can_issue = active && more && (ahead < 4'd4);
+    wire           can_issue = active && more && (issued < limit) && (ahead < 4'd4);
     assign rd_req = can_issue;
     assign rd_addr = issued[NB-1:0];
 
