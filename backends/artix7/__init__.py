@@ -1,4 +1,5 @@
-"""The Artix-7 backend: synthesizable Verilog for a quantized spiking MLP, bit-exact with spec/ir.md section 6.
+"""The Artix-7 backend: synthesizable Verilog for any quantized spiking network, bit-exact with
+spec/ir.md section 6.
 
     >>> import sncc                                                                   # doctest: +SKIP
     >>> from sncc.backends import artix7                                              # doctest: +SKIP
@@ -7,20 +8,25 @@
     >>> artix7.simulate("build/")["mismatches"]                                       # doctest: +SKIP
     0
 
+The network is compiled by the family-independent FPGA compiler (backends/fpga: the IR op by
+op into a graph of nodes and event-driven projections, then a core of engines from the RTL
+library in runtime/rtl and a generated controller). This package adds what is Xilinx
+7-series specific or board specific: parts and boards (`boards`), block RAM/DSP mapping and
+the Yosys `synth_xilinx` estimate (`report`), XDC and the Vivado `build.tcl` (`generator`),
+and the UART board top.
+
 `build(module, out_dir, ...)` writes a complete project (see `generator` for the layout):
-the core (`sncc_core`: time-multiplexed layer engines with `lanes` parallel lanes, weights in
-block RAM, event-driven accumulation of the weight columns of the inputs that spiked, the
-first layer's current computed once per inference under constant encoding, exact IF
-neurons, the xorshift32 rate encoder, readout and argmax), a board top with a UART front end
-(spec/uart.md), XDC, a Vivado `build.tcl`, self-checking testbenches with vectors from the
-fixed-point reference, and report.md/report.json (per-layer widths, Yosys resource estimate
-against the part, simulated cycles per inference and throughput). It refuses what it cannot
-compile (non-quantized modules, convolutions, other ops) and models that do not fit the part.
-Everything is written to a temporary directory and moved into place at the end; the output
-is deterministic.
+the core, a board top with a UART front end (spec/uart.md), XDC, `build.tcl`,
+self-checking testbenches with vectors from the fixed-point reference, and
+report.md/report.json (nodes, memories, widths, Yosys estimate against the part, simulated
+cycles per inference and throughput). It refuses what it cannot compile with one line
+naming the op, and models that do not fit the part. Everything is written to a temporary
+directory and moved into place at the end; a rebuild keeps files sncc did not write (such as
+a Vivado run in vivado/). The output is deterministic.
 
 `simulate(build_dir, vectors=None)` compiles the testbench with Verilator and checks the RTL
-against the reference bit for bit (on the build's vectors, or on new ones).
+against the reference bit for bit (on the build's vectors, or on new ones). It runs the
+Verilog in the folder: simulate only builds you made or trust.
 """
 from __future__ import annotations
 
@@ -240,7 +246,7 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
                                                     "ffs": ys["ffs"]}, "Yosys synth_xilinx estimate", lanes)
         if simulate_rtl or (simulate_rtl is None and vexe):
             _progress(verbose, f"Verilator co-simulation of {len(q_in)} vectors against the fixed-point reference")
-            res = _simulate_dir(tmp, work, top="sncc_core")
+            res = _simulate_dir(tmp, work, top="sncc_core", bound=info.cycle_bound)
             verification["mismatches"] = res["mismatches"]
             if res["mismatches"]:
                 raise RuntimeError(f"artix7: the RTL differs from the fixed-point reference on {res['mismatches']} of "
@@ -282,11 +288,17 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
 # ------------------------------------------------------------------ simulate
 
 def _simulate_dir(build_dir: Path, work: Path, top: str = "sncc_core", vectors: Path | None = None,
-                  expected: Path | None = None, n: int | None = None, stall: bool = False) -> dict:
+                  expected: Path | None = None, n: int | None = None, stall: bool = False, bound: int | None = None) -> dict:
     binary = sim.compile_tb(build_dir, work, "tb_core", "sncc_core")
     vectors = vectors or (build_dir / "tb" / "vectors.txt").resolve()
     expected = expected or (build_dir / "tb" / "expected.txt").resolve()
-    res = sim.run_core_tb(binary, build_dir, vectors, expected, work / "sim_out.txt", n=n, stall=stall)
+    if bound is None:   # a watchdog: no input takes more than cycles_bound (stalls add their own cycles)
+        try:
+            bound = int(json.loads((build_dir / "report.json").read_text()).get("cycles_bound", 0))
+        except (OSError, ValueError, TypeError, AttributeError):
+            bound = 0
+    res = sim.run_core_tb(binary, build_dir, vectors, expected, work / "sim_out.txt", n=n, stall=stall,
+                          max_cycles=4 * bound + 10_000 if bound else 0)
     rows = res.pop("rows")
     res["classes"] = [r[2] for r in rows]
     res["outputs"] = [r[3:] for r in rows]

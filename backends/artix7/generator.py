@@ -220,7 +220,8 @@ def tb_core(plan: NetworkPlan) -> str:
 // the core, compares the outputs bit for bit and writes one line per vector to +out=FILE:
 //     <vector> <cycles> <class> <output 0> ... <output N-1>        (decimal)
 // Cycles count from the first cycle the core sees in_valid to the cycle it raises done.
-// +n=COUNT limits the number of vectors, +stall=1 inserts random input and output stalls.
+// +n=COUNT limits the number of vectors, +stall=1 inserts random input and output stalls,
+// +maxcycles=M stops with SNCC_SIM_ERROR when one vector takes more than M cycles.
 `timescale 1ns/1ps
 `default_nettype none
 
@@ -244,7 +245,7 @@ module tb_core;
         .out_last(out_last), .out_class(out_class), .done(done), .busy(busy)
     );
 
-    integer fv, fe, fo, r, nv, vi, ei, i, mism, bad, stall, cyc, t0, cmin, cmax, nrec;
+    integer fv, fe, fo, r, nv, vi, ei, i, mism, bad, stall, cyc, t0, cmin, cmax, nrec, maxc;
     reg [8*512-1:0] vfile, efile, ofile;
     reg [{IW - 1}:0] vin [0:K-1];
     reg [{OW - 1}:0] expv [0:N-1];
@@ -260,6 +261,7 @@ module tb_core;
         if (!$value$plusargs("out=%s", ofile)) ofile = "sim_out.txt";
         if (!$value$plusargs("n=%d", nv)) nv = 32'h7fffffff;
         if (!$value$plusargs("stall=%d", stall)) stall = 0;
+        if (!$value$plusargs("maxcycles=%d", maxc)) maxc = 0;
         fv = $fopen(vfile, "r");
         fe = $fopen(efile, "r");
         fo = $fopen(ofile, "w");
@@ -275,6 +277,10 @@ module tb_core;
         lfsr <= {{lfsr[30:0], lfsr[31] ^ lfsr[21] ^ lfsr[1] ^ lfsr[0]}};
         out_ready <= !(stall != 0 && lfsr[3]);
         if (out_valid && out_ready) got[out_index] <= out_data;
+        if (st != 3'd0 && st != 3'd1 && st != 3'd5 && maxc > 0 && cyc - t0 > maxc) begin
+            $display("SNCC_SIM_ERROR vector %0d: no result after %0d cycles (the core hangs)", vi, maxc);
+            $finish;
+        end
         case (st)
             3'd0: begin                                  // reset
                 if (cyc == 8) begin rst <= 1'b0; st <= 3'd1; end

@@ -88,9 +88,9 @@ _SUMMARY = re.compile(r"SNCC_SIM vectors=(\d+) mismatches=(\d+) cycles_total=(\d
 
 
 def run_core_tb(binary: Path, build_dir: Path, vectors: Path, expected: Path, out: Path, n: int | None = None,
-                stall: bool = False, seed: int = 1) -> dict:
+                stall: bool = False, seed: int = 1, max_cycles: int = 0) -> dict:
     args = [str(binary), f"+vectors={vectors}", f"+expected={expected}", f"+out={out}",
-            f"+verilator+rand+reset+2", f"+verilator+seed+{seed}"]
+            f"+verilator+rand+reset+2", f"+verilator+seed+{seed}", f"+maxcycles={int(max_cycles)}"]
     if n is not None:
         args.append(f"+n={n}")
     if stall:
