@@ -192,7 +192,8 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
         else:
             files["constraints/core.xdc"] = gen.core_xdc(clock_hz)
             xdc = "constraints/core.xdc"
-        files["tb/tb_core.v"] = gen.tb_core(iface)
+        files["tb/tb_core.v"] = gen.tb_core(iface, info.phase_bits)
+        files["tb/sncc_tb_core.v"] = (static_dir / "sncc_tb_core.v").read_text()
         vtxt, etxt = gen.vector_files(q_in, q_out, classes, iface.IW, iface.OW)
         files["tb/vectors.txt"] = vtxt
         files["tb/expected.txt"] = etxt
@@ -263,6 +264,9 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
             if b is not None:
                 bits = 10 * (rep["uart"]["request_bytes"] + rep["uart"]["response_bytes"])
                 perf["uart_inferences_per_s"] = round(baud / bits, 1)
+            n_vec = max(1, res["vectors"])
+            perf["phases"] = {info.states[k] if k < len(info.states) else str(k): round(c / n_vec, 1)
+                              for k, c in sorted(res.get("phases", {}).items()) if info.states[k:k + 1] != ["S_IDLE"]}
             rep["performance"] = perf
             if labels is not None:
                 lab = labels[:len(classes)]

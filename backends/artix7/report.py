@@ -216,6 +216,18 @@ def markdown(rep: dict) -> str:
             o.append("")
             o.append(f"Through the UART at {rep['uart']['baud']} baud the board is link-bound: "
                      f"{rep['uart']['request_bytes']} bytes per image, about {perf['uart_inferences_per_s']:g} images/s.")
+        ph = perf.get("phases")
+        if ph:
+            total = sum(ph.values()) or 1
+            o.append("")
+            o.append("Where the cycles go (mean per inference, from the simulation; S_ACCp: projection p, "
+                     "S_PASSn: node n's neurons, S_UPDn/S_SELn: gated max pooling, S_LOAD: the input streaming "
+                     "in, with the first layer's time-invariant current):")
+            o.append("")
+            o.append("| phase | cycles | share |")
+            o.append("|---|---|---|")
+            for name, cyc in sorted(ph.items(), key=lambda kv: -kv[1]):
+                o.append(f"| {name} | {cyc:,.0f} | {100 * cyc / total:.1f}% |")
         acc = rep.get("accuracy")
         if acc:
             o.append("")

@@ -68,6 +68,8 @@ def compile_tb(build_dir: Path, work: Path, tb: str, top: str) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     srcs = [str((build_dir / s).resolve()) for s in design_sources(build_dir, top)]
     srcs.append(str((build_dir / "tb" / f"{tb}.v").resolve()))
+    if tb == "tb_core":
+        srcs.append(str((build_dir / "tb" / "sncc_tb_core.v").resolve()))
     mdir = work / f"obj_{tb}"
     cmd = [exe, "--binary", "--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", tb,
            "--Mdir", str(mdir), "-o", tb, "-j", str(max(1, min(4, os.cpu_count() or 1))),
@@ -106,7 +108,8 @@ def run_core_tb(binary: Path, build_dir: Path, vectors: Path, expected: Path, ou
         parts = line.split()
         if parts:
             rows.append([int(p) for p in parts])
-    return {"vectors": int(m.group(1)), "mismatches": int(m.group(2)), "cycles_total": int(m.group(3)),
+    phases = {int(a): int(b) for a, b in re.findall(r"SNCC_PHASE (\d+) (\d+)", text)}
+    return {"phases": phases, "vectors": int(m.group(1)), "mismatches": int(m.group(2)), "cycles_total": int(m.group(3)),
             "cycles_min": int(m.group(4)), "cycles_max": int(m.group(5)), "rows": rows,
             "log": [l for l in text.splitlines() if l.startswith("SNCC_MISMATCH") or l.startswith("  output")][:40]}
 

@@ -190,6 +190,8 @@ class CoreInfo:
     memories: list          # {"name", "depth", "width"} of every memory
     multipliers: int        # lanes that multiply a value by a weight (DSP candidates)
     cycle_bound: int        # cycles of one inference in the worst case (every element an event)
+    states: list            # the controller's states, by their encoding (ph)
+    phase_bits: int         # bits of the phase register
 
 
 def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
@@ -579,7 +581,7 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
     return CoreInfo(verilog="\n".join(c.o), files=c.files, step_phases=[s for s, _, _ in step_phases],
                     load_phases=[s for s, _, _ in load_phases], tables=tables, memories=memories(g, tables),
                     multipliers=sum(p.sink.lanes for p in g.projections if not p.src.spiking),
-                    cycle_bound=cycle_bound(g, tables))
+                    cycle_bound=cycle_bound(g, tables), states=states, phase_bits=SB)
 
 
 def memories(g: HardwareGraph, tables: dict) -> list[dict]:
