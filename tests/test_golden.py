@@ -431,3 +431,131 @@ def test_random_graphs_agree_exactly():
     print(f"\n{N_GRAPHS} random graphs, {sum(ops_seen.values())} ops ({dict(sorted(ops_seen.items()))}), "
           f"{spikes} spikes, {time.perf_counter() - t0:.1f} s; extreme inputs overflowing declared types in "
           f"{len(overflowing)} graphs")
+
+
+def test_time_invariant_reuse_changes_nothing():
+    """The golden model's optional section 5.1 shortcut (time-invariant ops computed once)
+    gives what running every op at every step gives."""
+    for seed in range(8):
+        gen = Gen(1000 + seed)
+        qm, _ = gen.quantized(gen.build())
+        x, ext = random_inputs(gen.rng, qm, 3, *gen.calib)
+        for xs in (x, ext):
+            a = golden.run(describe(qm), xs)
+            b = golden.run(describe(qm), xs, reuse_time_invariant=False)
+            assert a.spikes == b.spikes
+            for p, q in zip(a.outputs, b.outputs):
+                assert np.array_equal(p, q)
+
+
+# -- hand-built modules: what the quantize pass never produces -------------------------------
+
+def typed(m, kind, operands, attrs=None, name=None, W=None):
+    """m.add with an fx<W, F> result, F by the rule of section 6 (the verifier checks it)."""
+    v = m.add(kind, operands, attrs, name)
+    if W is not None:
+        F = sncc.ops.result_frac(kind, [o.type for o in operands], v.owner.attrs)
+        v.owner.result.type = v.type.with_elem(Fixed(W, F))
+    return v
+
+
+def fconst(m, q, W, F, name):
+    q = np.asarray(q)
+    return m.add("const", (), {"value": q.astype(Fixed(W, F).numpy_dtype)}, name, TensorType(q.shape, Fixed(W, F)))
+
+
+def test_wide_values_and_odd_fraction_bits():
+    """F > 24 and negative F, values near 2^60 inside the network, 60- and 63-bit membranes,
+    a per-neuron v0 array, reset to zero."""
+    rng = np.random.default_rng(40)
+    m = Module("wide", {"T": 5})
+    x = m.add("input", (), {"index": 0}, "x", TensorType((6,), Fixed(40, 30)))
+    e = m.add("encode", [x], {}, "e", x.type)
+    w = fconst(m, rng.integers(-2047, 2048, size=(4, 6)), 12, -3, "w")
+    d = typed(m, "dense", [e, w], name="d", W=54)                                   # F = 27
+    s = m.add("if", [d], {"threshold": 2.0**13, "v0": (rng.integers(-4, 4, 4) * 2.0**10).astype(np.float32),
+                          "vbits": 60, "reset": "zero"}, "s")
+    k = fconst(m, [3, -2, 1, 7], 4, 2, "k")
+    big = typed(m, "mul", [d, k], name="big", W=60)                                 # F = 29, |q| < 2^57
+    s2 = m.add("if", [big], {"threshold": 2.0**12, "vbits": 63, "v0": -(2.0**30)}, "s2")
+    m.outputs = [typed(m, "readout", [s], {"mode": "count"}, "o", W=8),
+                 typed(m, "readout", [s2], {"mode": "count"}, "o2", W=8)]
+    m.verify()
+    xs = (rng.random((12, 6)) * 1000 - 500).astype(np.float32)
+    xs[0], xs[1] = np.float32(2.0**9 - 2.0**-30), np.float32(-(2.0**9))              # the type's extremes
+    g = compare(m, xs, what="wide", in_range=True)
+    assert 0 < sum(g.spikes.values()) < 2 * 12 * 5 * 4
+
+
+def test_narrow_membranes_constant_broadcasting_and_spike_arithmetic():
+    """2- and 3-bit membranes; add of spikes and constants broadcast as [C,1,1], [W] and [1];
+    mul of spikes by a full-shape constant; concat of spikes with integers; avgpool with a
+    counted padding and a stride larger than the window; global_avgpool; membrane readout of
+    spikes; a spike constant; seed 0x9E3779B9 (the hash-0 seed of section 5.2)."""
+    rng = np.random.default_rng(41)
+    m = Module("narrow", {"T": 7})
+    x = m.add("input", (), {"index": 0}, "x", TensorType((2, 4, 4), Fixed(5, 3)))
+    e = m.add("encode", [x], {"mode": "rate", "seed": 0x9E3779B9}, "e")
+    a1 = typed(m, "add", [e, fconst(m, [[[1]], [[-2]]], 4, 1, "c0")], name="a1", W=6)          # [C,1,1]
+    a2 = typed(m, "add", [a1, fconst(m, [1, 0, -1, 2], 4, 0, "c1")], name="a2", W=7)           # [W]
+    a3 = typed(m, "add", [a2, fconst(m, [-1], 3, 2, "c2")], name="a3", W=8)                    # [1]
+    s1 = m.add("if", [a3], {"threshold": 0.25, "v0": -0.375, "vbits": 2}, "s1")
+    ms = typed(m, "mul", [e, fconst(m, rng.integers(-4, 4, size=(2, 4, 4)), 3, 0, "c3")], name="ms", W=3)
+    spk = m.add("const", (), {"value": rng.integers(0, 2, size=(2, 4, 4)).astype(np.uint8)}, "spk",
+                TensorType((2, 4, 4), Spike()))
+    both = typed(m, "add", [s1, spk], name="both", W=3)
+    cat = typed(m, "concat", [s1, ms, both], {"axis": 1}, "cat", W=4)                          # [2, 12, 4]
+    avg = typed(m, "avgpool2d", [cat], {"kernel": [2, 2], "strides": [3, 1], "pads": [1, 1, 1, 0],
+                                        "count_include_pad": True}, "avg", W=7)                # F = 2
+    s2 = m.add("if", [avg], {"threshold": 0.5, "v0": np.float32([0.25, -0.75]), "vbits": 3, "reset": "zero"}, "s2")
+    gap = typed(m, "global_avgpool", [typed(m, "concat", [s1, ms], {"axis": 1}, "cat2", W=4)], name="gap", W=10)
+    m.outputs = [typed(m, "readout", [s1], {"mode": "membrane"}, "o1", W=8),
+                 typed(m, "readout", [s2], {"mode": "count"}, "o2", W=8),
+                 typed(m, "readout", [gap], {}, "o3", W=16)]
+    m.verify()
+    xs = (rng.integers(-40, 40, size=(16, 2, 4, 4)) / 16).astype(np.float32)
+    xs[0], xs[1] = np.float32(-2.0), np.float32(15 / 8)                               # the type's extremes
+    g = compare(m, xs, what="narrow", in_range=True)
+    assert g.spikes["s1"] > 0 and g.spikes["s2"] > 0
+
+
+def test_rate_encoder_comparison_is_strict():
+    """Section 5.2/6: spike iff u < p * 2^(24-F). Inputs placed exactly on the draws u (F = 24)
+    never spike; one unit above always does."""
+    seed, n, T = 12345, 10, 3
+    u = np.array([r >> 8 for r in golden.draws(seed, n * T)]).reshape(T, n)
+    m = Module("ties", {"T": 1})
+    x = m.add("input", (), {"index": 0}, "x", TensorType((n,), Fixed(26, 24)))
+    e = m.add("encode", [x], {"mode": "rate", "seed": seed}, "e")
+    m.outputs = [typed(m, "readout", [e], {"mode": "count"}, "o", W=4)]
+    m.verify()
+    xs = np.stack([u[0] * 2.0**-24, (u[0] + 1) * 2.0**-24]).astype(np.float32)
+    g = compare(m, xs, what="rate ties")
+    assert g.outputs[0].tolist() == [[0] * n, [1] * n]
+
+
+@pytest.mark.parametrize("threshold, v0, F, vbits", [
+    (1.0, 0.49999999999999994, 0, 8),      # the largest double below 1/2: floor(v0 + 1/2) = 0, not 1
+    (0.25, -0.49999999999999994 / 4, 2, 8),
+    (1.0, -0.5, 0, 8),                     # a tie rounds up: v0_q = 0
+    (2.0**70, 0.0, 0, 8),                  # theta_q >= 2^63: never reached by the membrane
+    (2.0**60, 0.0, 8, 8),
+    (1.0, 1e30, 0, 8),                     # |v0_q| >= 2^63: the first step saturates
+    (1.0, -1e30, 0, 8),
+    (1.0, 2.0**62, 0, 8),
+    (2.0**62, 0.0, 0, 8),
+    (1 + 2.0**-24, 0.0, 24, 40),            # a scalar threshold is a double: not rounded to f32 (1.0)
+    (1.0, 0.49999999, 0, 8),               # a scalar v0 too (f32 would make it 0.5)
+])
+def test_neuron_attributes_at_the_limits(threshold, v0, F, vbits):
+    """Section 6 `if`: theta_q = theta * 2^F and v0_q = floor(v0 * 2^F + 1/2) are exact
+    integers (not rounded in double precision, not wrapped to int64); v = sat(v + x_q)."""
+    m = Module("limits", {"T": 4})
+    x = m.add("input", (), {"index": 0}, "x", TensorType((3,), Fixed(40, F)))
+    e = m.add("encode", [x], {}, "e", x.type)
+    s = m.add("if", [e], {"threshold": threshold, "v0": v0, "vbits": vbits}, "s")
+    m.outputs = [typed(m, "readout", [s], {"mode": "count"}, "o", W=8)]
+    m.verify()
+    q = np.float32([[0, 1, -1], [3, 0.5, 0], [-128, 127, 64]]) * np.float32(2.0**-F)
+    q = np.concatenate([q, np.float32([[1.0, 0.5, 2.0]])])
+    compare(m, q, what=f"threshold={threshold!r} v0={v0!r} F={F}")
