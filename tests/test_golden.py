@@ -559,3 +559,42 @@ def test_neuron_attributes_at_the_limits(threshold, v0, F, vbits):
     q = np.float32([[0, 1, -1], [3, 0.5, 0], [-128, 127, 64]]) * np.float32(2.0**-F)
     q = np.concatenate([q, np.float32([[1.0, 0.5, 2.0]])])
     compare(m, q, what=f"threshold={threshold!r} v0={v0!r} F={F}")
+
+
+# -- PRNG test vectors of spec/ir.md section 5.2 -----------------------------------------------
+
+def spec_prng_table() -> dict[int, dict]:
+    """The test-vector table of section 5.2, parsed: seed -> {"init": s, "r": [...], "u": [...]}."""
+    text = (ROOT / "spec" / "ir.md").read_text()
+    section = text[text.index("### 5.2 `encode`"):text.index("### 5.3 `if`")]
+    table: dict[int, dict] = {}
+    for line in section.splitlines():
+        m = re.fullmatch(r"\| (\d+) \| init \| `0x([0-9a-f]{8})` \| \|", line.strip())
+        if m:
+            table.setdefault(int(m[1]), {"r": [], "u": []})["init"] = int(m[2], 16)
+            continue
+        m = re.fullmatch(r"\| (\d+) \| r_(\d+) = (\d+) \| `0x([0-9a-f]{8})` \| (\d+) \|", line.strip())
+        if m:
+            row = table.setdefault(int(m[1]), {"r": [], "u": []})
+            assert int(m[2]) == len(row["r"]) and int(m[3]) == int(m[4], 16), line  # r_k in order, decimal == hex
+            row["r"].append(int(m[3]))
+            row["u"].append(int(m[5]))
+    return table
+
+
+def test_spec_prng_vectors_equal_golden_and_sncc():
+    from sncc.interpreter import prng_initial_state, xorshift32_stream
+    from sncc.runtime import spiking_kernels as K
+
+    table = spec_prng_table()
+    assert {0, 1, 0x9E3779B9, 2**32 - 1} <= set(table) and all(len(v["r"]) == 4 for v in table.values())
+    for seed, row in table.items():
+        assert golden.initial_state(seed) == row["init"], seed
+        assert golden.draws(seed, 4) == row["r"], seed
+        assert [r >> 8 for r in row["r"]] == row["u"], seed
+        assert prng_initial_state(seed) == row["init"] == K.prng_initial_state(seed), seed
+        assert xorshift32_stream(seed, 4).tolist() == row["r"], seed
+        assert K.xorshift_u24(seed, 4).tolist() == row["u"], seed
+    assert golden.initial_state(0x9E3779B9) == 1  # the seed whose hash is 0 (a fixed point of xorshift32)
+    for seed in (0, 12345, 0x9E3779B9, 2**32 - 1):  # and long streams
+        assert xorshift32_stream(seed, 5000).tolist() == golden.draws(seed, 5000)
