@@ -598,3 +598,64 @@ def test_spec_prng_vectors_equal_golden_and_sncc():
     assert golden.initial_state(0x9E3779B9) == 1  # the seed whose hash is 0 (a fixed point of xorshift32)
     for seed in (0, 12345, 0x9E3779B9, 2**32 - 1):  # and long streams
         assert xorshift32_stream(seed, 5000).tolist() == golden.draws(seed, 5000)
+
+
+# -- the benchmark networks on MNIST ------------------------------------------------------------
+
+def _benchmark_models():
+    """benchmarks/models.py (the networks of the accuracy benchmark), loaded by path."""
+    spec = importlib.util.spec_from_file_location("sncc_benchmark_models", ROOT / "benchmarks" / "models.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# CI: short training on part of the training set, a few dozen test images, T = 12.
+# SNCC_GOLDEN_FULL=1: longer training, 1,000 test images (SNCC_GOLDEN_IMAGES), T = 32.
+IMAGES = int(os.environ.get("SNCC_GOLDEN_IMAGES", 1000)) if FULL else 64
+T_MNIST = 32 if FULL else 12
+TRAIN = {"mlp": (2, 50000) if FULL else (1, 8000), "cnn": (1, 50000) if FULL else (1, 2000)}  # (epochs, images)
+
+
+@pytest.fixture(scope="module")
+def benchmark_nets(mnist):
+    torch = pytest.importorskip("torch")
+    bm = _benchmark_models()
+    (x, y), _ = mnist
+    nets = {}
+    for name in ("mlp", "cnn"):
+        epochs, n = TRAIN[name]
+        model = bm.make(name)
+        torch.set_num_threads(2)
+        sncc.nn.train_classifier(model, bm.inputs(name, x[:n]), y[:n], epochs=epochs, lr=2e-3, batch=128, seed=0)
+        nets[name] = (model, bm.inputs(name, x[-1000:]))  # calibration: training images not trained on in CI
+    return nets, bm
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+@pytest.mark.parametrize("encoding", ["constant", "rate"])
+def test_benchmark_networks_on_mnist(benchmark_nets, mnist, name, encoding):
+    """The benchmark MLP (784-256-128-10) and CNN (conv-BN-ReLU-avgpool, conv-BN-ReLU-maxpool
+    -> gated_maxpool2d, linear) converted and quantized by sncc's own pipeline: golden ==
+    interpreter == CPU fixed mode on MNIST test images, then on the input type's extremes."""
+    nets, bm = benchmark_nets
+    model, calib = nets[name]
+    _, (xt, yt) = mnist
+    snn = sncc.convert(model, calibration_data=calib, T=T_MNIST, encoding=encoding, progress=False)
+    qm = quantize(snn.module, "weight_bits=8")
+    sim = CpuSimulator(qm, mode="fixed")
+    x, y = bm.inputs(name, xt[:IMAGES]), yt[:IMAGES]
+    t0 = time.perf_counter()
+    correct, spikes = 0, 0
+    for b in range(0, len(x), 100):
+        g = compare(qm, x[b:b + 100], what=f"{name} {encoding} images {b}..{b + 100}", sim=sim, in_range=True)
+        correct += int((g.outputs[0].argmax(1) == y[b:b + 100]).sum())
+        spikes += sum(g.spikes.values())
+    assert spikes > 0 and correct > 0.5 * len(x)
+    t = qm.inputs[0].type.elem
+    ext = np.stack([np.full(x.shape[1:], t.min_int * 2.0**-t.frac), np.full(x.shape[1:], t.max_int * 2.0**-t.frac),
+                    np.where(np.arange(x[0].size).reshape(x.shape[1:]) % 2, t.max_int, t.min_int) * 2.0**-t.frac])
+    ge = compare(qm, ext.astype(np.float32), what=f"{name} {encoding} extreme inputs", sim=sim)
+    print(f"\n{name} {encoding} T={T_MNIST}: {len(x)} MNIST test images identical in golden, interpreter and CPU "
+          f"fixed mode; golden accuracy {100 * correct / len(x):.2f}%, {spikes} spikes; "
+          f"{time.perf_counter() - t0:.1f} s; extreme inputs leave declared types in: {sorted(ge.overflows) or 'none'}")
