@@ -500,7 +500,8 @@ def test_narrow_membranes_constant_broadcasting_and_spike_arithmetic():
     """2- and 3-bit membranes; add of spikes and constants broadcast as [C,1,1], [W] and [1];
     mul of spikes by a full-shape constant; concat of spikes with integers; avgpool with a
     counted padding and a stride larger than the window; global_avgpool; membrane readout of
-    spikes; a spike constant; seed 0x9E3779B9 (the hash-0 seed of section 5.2)."""
+    spikes; a spike constant; seed 0x9E3779B9 (the hash-0 seed of section 5.2); an output
+    computed from constants only."""
     rng = np.random.default_rng(41)
     m = Module("narrow", {"T": 7})
     x = m.add("input", (), {"index": 0}, "x", TensorType((2, 4, 4), Fixed(5, 3)))
@@ -520,7 +521,8 @@ def test_narrow_membranes_constant_broadcasting_and_spike_arithmetic():
     gap = typed(m, "global_avgpool", [typed(m, "concat", [s1, ms], {"axis": 1}, "cat2", W=4)], name="gap", W=10)
     m.outputs = [typed(m, "readout", [s1], {"mode": "membrane"}, "o1", W=8),
                  typed(m, "readout", [s2], {"mode": "count"}, "o2", W=8),
-                 typed(m, "readout", [gap], {}, "o3", W=16)]
+                 typed(m, "readout", [gap], {}, "o3", W=16),
+                 typed(m, "add", [fconst(m, [3, -4, 5, 1], 5, 3, "c4"), fconst(m, [7], 4, 1, "c5")], name="o4", W=7)]
     m.verify()
     xs = (rng.integers(-40, 40, size=(16, 2, 4, 4)) / 16).astype(np.float32)
     xs[0], xs[1] = np.float32(-2.0), np.float32(15 / 8)                               # the type's extremes

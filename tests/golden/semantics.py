@@ -235,7 +235,9 @@ class _Run:
                 self.check_range(op, val)
                 step[op.name] = val
             env = step
-        outs = [env[name] for name in self.m.outputs]
+        # every sample gets every output, also one that depends on constants only (batch axis 1)
+        B = next(iter(self.batch)) if self.batch else 1
+        outs = [np.broadcast_to(env[name], (B,) + env[name].shape[1:]) for name in self.m.outputs]
         return Result(outs, [self.frac[name] for name in self.m.outputs], self.spikes, self.overflows)
 
     def check_range(self, op: Op, val: np.ndarray) -> None:
