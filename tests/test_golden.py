@@ -365,11 +365,13 @@ class Gen:
             if r.random() < 0.2:  # v0 on rounding ties k + 1/2 (floor(v + 1/2) rounds them up), negative too
                 op.attrs["v0"] = float((int(r.integers(-5, 5)) + 0.5) * 2.0 ** -F)
                 self.seen["if v0 tie"] += 1
-            if r.random() < 0.15:  # scalar attributes are doubles (section 3.2), here ones f32 cannot hold
-                op.attrs["v0"] = float(r.random() * 0.9 + 2.0**-40)
+            if r.random() < 0.2:  # scalar attributes are doubles (section 3.2), here ones f32 cannot hold:
+                # v0 * 2^F just below a tie k + 1/2 (f32 would round v0 onto the tie), and a threshold
+                # of about 1 with as many significant bits as F gives (readout=count thresholds are such)
+                op.attrs["v0"] = (int(r.integers(-3, 3)) + 0.5 - 2.0**-29) * 2.0 ** -F
                 self.seen["if v0 double"] += 1
                 if r.random() < 0.5:
-                    op.attrs["threshold"] = float(int(r.integers(2**24, 2**25)) | 1) * 2.0 ** -F
+                    op.attrs["threshold"] = max(round((0.5 + r.random()) * 2.0**F), 1) * 2.0 ** -F
                     self.seen["if threshold double"] += 1
             if r.random() < 0.15:  # a threshold of a few integer units, per neuron
                 op.attrs["threshold"] = (r.integers(1, 5, size=op.type.shape) * 2.0 ** -F).astype(np.float32)
