@@ -69,6 +69,7 @@ from typing import Any
 import numpy as np
 
 from sncc.errors import SnccError
+from sncc.interpreter import neuron_integers
 from sncc.ir import Module, Operation, Value
 from sncc.types import Fixed
 
@@ -974,11 +975,12 @@ class _FixedLowering(_FloatLowering):
         elif k == "if":
             F = x.frac
             S = x.size
-            th = np.round(_per_element64(a["threshold"], x.shape) * 2.0 ** F).astype(np.int64)
-            v0 = np.floor(_per_element64(a["v0"], x.shape) * 2.0 ** F + 0.5).astype(np.int64)
             vbits = a.get("vbits")
-            if vbits is None:
+            if not vbits:
                 self.unsupported(op, "no membrane width (vbits)")
+            xe = op.operands[0].type.elem
+            th, v0 = neuron_integers(_per_element64(a["threshold"], x.shape), _per_element64(a["v0"], x.shape),
+                                     F, vbits, xe.width if isinstance(xe, Fixed) else 1)
             lim = 1 << (vbits - 1)
             narrow = (vbits <= 31 and x.dtype != _I64 and x.maxabs < (1 << 30) and
                       int(th.min(initial=0)) >= 0 and int(np.abs(th).max(initial=0)) < (1 << 30) and

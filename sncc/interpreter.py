@@ -39,6 +39,12 @@ def _per_channel(a, x: np.ndarray) -> np.ndarray | float:
     return a.reshape((a.shape[0],) + (1,) * (x.ndim - 2))
 
 
+def _per_channel64(a, x: np.ndarray) -> np.ndarray:
+    """As `_per_channel`, in float64 and without rounding a scalar to f32 (fixed point)."""
+    a = np.asarray(a, dtype=np.float64)
+    return a if a.ndim == 0 else np.asarray(_per_channel(a, x))
+
+
 def _windows(x, kernel, strides, pads, dilations, pad_value):
     """[B, C, Ho, Wo, kh, kw] views of the padded input (ONNX pooling/conv windows)."""
     pt, pl, pb, pr = pads
@@ -156,6 +162,26 @@ def _fixed_op(op: Operation, args: list[np.ndarray]) -> np.ndarray:
     raise SnccError(f"{op.describe()} has no fixed-point semantics (spec/ir.md section 6)")
 
 
+def neuron_integers(threshold, v0, F: int, vbits: int, x_width: int) -> tuple[np.ndarray, np.ndarray]:
+    """theta_q = theta * 2^F and v0_q = floor(v0 * 2^F + 1/2) of a fixed-point `if`
+    (spec/ir.md section 6) as int64 arrays of the shapes of `threshold`, `v0`, exactly:
+
+    * v0 * 2^F + 1/2 is not evaluated in double precision, where it can round up to the
+      next integer (0.49999999999999994 + 0.5 == 1.0): floor(v) + (v - floor(v) >= 1/2) is
+      exact (v = v0 * 2^F is exact, and so is v - floor(v));
+    * values that int64 cannot hold are clamped where that changes nothing: a threshold
+      above the membrane's maximum 2^(vbits-1)-1 is never reached, and a v0_q beyond
+      +-(2^(vbits-1) + 2^(x_width-1)) saturates at the first step whatever the input
+      (|x_q| <= 2^(x_width-1)) (exact for x_width <= 61; wider inputs clamp at +-2^62)."""
+    th = np.ldexp(np.asarray(threshold, dtype=np.float64), F)
+    th = np.minimum(th, 2.0 ** (vbits - 1)).astype(np.int64)
+    v = np.ldexp(np.asarray(v0, dtype=np.float64), F)
+    low = np.floor(v)
+    q = low + (v - low >= 0.5)
+    lim = min(2.0 ** (vbits - 1) + 2.0 ** (x_width - 1), 2.0 ** 62)
+    return th, np.clip(q, -lim, lim).astype(np.int64)
+
+
 def quantize_input(x: np.ndarray, t) -> np.ndarray:
     """The integers a quantized module's input of type `t` receives (spec/ir.md section 6)."""
     F = t.elem.frac
@@ -218,11 +244,12 @@ def _spiking_op(op: Operation, args, state: _State, t: int, T: int, cache: dict)
         p = np.clip(x.astype(np.float64), 0.0, 1.0) * float(1 << 24)
         return (cache[ck][t][None] < p).astype(np.float32)
     if op.kind == "if" and fixed:
-        F = _frac(op.operands[0].type)
-        scale = 2.0**F
-        th = np.round(np.asarray(_per_channel(np.asarray(a["threshold"], np.float64), x)) * scale).astype(np.int64)
+        xt = op.operands[0].type
+        # per neuron in double precision: a scalar attribute is a double (section 3.2) and
+        # theta * 2^F, v0 * 2^F are taken of the value as held, not of its f32 rounding
+        th, v0 = neuron_integers(_per_channel64(a["threshold"], x), _per_channel64(a["v0"], x), _frac(xt),
+                                 a["vbits"], xt.elem.width if isinstance(xt.elem, Fixed) else 1)
         if key not in state.v:
-            v0 = np.floor(np.asarray(_per_channel(np.asarray(a["v0"], np.float64), x)) * scale + 0.5).astype(np.int64)
             state.v[key] = np.broadcast_to(v0, x.shape).copy()
         lim = 1 << (a["vbits"] - 1)
         v = np.clip(state.v[key] + x, -lim, lim - 1)

@@ -21,7 +21,7 @@ def plain_reference(m, x):
     F_in = inp.type.elem.frac
     qin = [min(max(int(np.floor(float(v) * 2 ** F_in + 0.5)), inp.type.elem.min_int), inp.type.elem.max_int) for v in x]
     state, acc_out = {}, None
-    from sncc.interpreter import prng_initial_state
+    from golden.prng import initial_state as prng_initial_state  # the spec's PRNG, not the code under test
 
     enc = next(op for op in ops if op.kind == "encode")
     rng = prng_initial_state(enc.attrs["seed"])
@@ -150,7 +150,7 @@ def test_quantize_refuses_what_it_cannot_represent(mnist):
 def _plain_cnn_reference(m, x):
     """Section 6 for a conv / avgpool / gated-maxpool / residual add+mul / dense network,
     with explicit loops over Python integers (no numpy arithmetic), one sample."""
-    from sncc.interpreter import prng_initial_state
+    from golden.prng import initial_state as prng_initial_state  # the spec's PRNG, not the code under test
 
     T = m.attrs["T"]
     frac = lambda v: v.type.elem.frac if isinstance(v.type.elem, Fixed) else 0  # noqa: E731
