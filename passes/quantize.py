@@ -128,6 +128,10 @@ class _Quantizer:
                 prods = [lo * q.min(), lo * q.max(), hi * q.min(), hi * q.max()]
                 self.set(op, self.F(x) + Fc, int(min(prods)), int(max(prods)))
             elif k in ("add", "concat"):
+                if any(v.owner.kind == "const" for v in xs):
+                    raise SnccError(f"quantize: {op.describe()} {'adds' if k == 'add' else 'concatenates'} a constant; "
+                                    "only activations have a fixed-point form here (fold a constant offset into the "
+                                    "previous layer's bias)")
                 F = max(self.F(v) for v in xs)
                 shifted = [(self.bounds[id(v)][0] << (F - self.F(v)), self.bounds[id(v)][1] << (F - self.F(v))) for v in xs]
                 if k == "add":

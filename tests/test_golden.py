@@ -18,7 +18,7 @@ spec text, importing nothing from sncc. Here it is compared, bit for bit, with
         SNCC_GOLDEN_FULL=1 python -m pytest -q tests/test_golden.py -k benchmark -s
 
 It also checks the PRNG test vectors of spec/ir.md section 5.2 against the golden PRNG
-and against sncc, and (strict xfail, issue 10) that declared widths hold at the input
+and against sncc, and that declared widths hold at the input
 type's extremes.
 """
 from __future__ import annotations
@@ -678,13 +678,10 @@ def test_benchmark_networks_on_mnist(benchmark_nets, mnist, name, encoding):
           f"{time.perf_counter() - t0:.1f} s; extreme inputs leave declared types in: {sorted(ge.overflows) or 'none'}")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10, 'Fixed point: sound and fast': the quantize pass sizes "
-                   "accumulators for the calibrated input range, not for every input the input type admits")
 def test_declared_widths_hold_for_every_input_the_type_admits():
-    """Section 6: 'the quantize pass chooses every width so that no sum can overflow its type'.
-    At the input type's extremes (beyond the calibrated range) first-layer sums leave their
-    declared types (sncc's simulators compute them in int64 and still agree with the golden
-    model; hardware of the declared widths would wrap). Strict: passes once that is fixed."""
+    """Section 6: 'the quantize pass chooses every width so that no sum can overflow its type'
+    for every input the input type admits: at the type's extremes (beyond the calibrated
+    range) no value leaves its declared type, in the golden model's own accounting."""
     overflowing = {}
     for seed in range(40):
         gen = Gen(seed)

@@ -180,26 +180,15 @@ def _skip_moves(v: Value) -> Value:
     return v
 
 
-def _per_channel_int(attr, F: int, C: int, what: str, op: Operation, rounding: str) -> np.ndarray:
-    """A per-channel attribute (scalar or [C]) in integer units, as spec/ir.md section 6 says:
-    theta_q = theta * 2^F (exact), v0_q = floor(v0 * 2^F + 1/2), attributes rounded to f32 first."""
-    a = np.asarray(np.asarray(attr, dtype=np.float32), dtype=np.float64)
-    if a.ndim == 0:
-        a = np.full(C, float(a))
-    else:
-        a = a.reshape(-1)
-        if a.size == 1:
-            a = np.full(C, float(a[0]))
-        elif a.size != C:
-            raise UnsupportedError(f"fpga: {op.describe()}: a per-element {what} is not supported "
-                                   f"({a.size} values for {C} channels); use one per channel")
-    scaled = a * 2.0 ** F
-    q = scaled if rounding == "exact" else np.floor(scaled + 0.5)
-    if not np.all(np.isfinite(q)) or np.any(np.abs(q) >= 2.0 ** 62):
-        raise SnccError(f"fpga: {op.describe()}: {what} is out of range in integer units")
-    if rounding == "exact" and not np.array_equal(q, np.round(q)):
-        raise SnccError(f"fpga: {op.describe()}: {what} * 2^{F} is not an integer (run quantize)")
-    return q.astype(np.int64)
+def _per_channel(attr, C: int, what: str, op: Operation) -> np.ndarray:
+    """A per-channel attribute (scalar or [C]) as [C] float64, the values as held (section 3.2)."""
+    a = np.asarray(attr, dtype=np.float64)
+    if a.ndim == 0 or a.size == 1:
+        return np.full(C, float(a.reshape(-1)[0]))
+    if a.size != C:
+        raise UnsupportedError(f"fpga: {op.describe()}: a per-element {what} is not supported "
+                               f"({a.size} values for {C} channels); use one per channel")
+    return a.reshape(C)
 
 
 def _const_int(m: Module, v: Value, op: Operation, what: str) -> np.ndarray:
@@ -458,9 +447,11 @@ def build_graph(module: Module) -> HardwareGraph:
                 raise SnccError(f"fpga: {op.describe()} has no membrane width (vbits): run the quantize pass")
             n = b.new_node("if", op.result, x.type.shape, spiking=True, acc_bits=x.type.elem.width, vbits=vbits,
                            reset=op.attrs.get("reset", "subtract"))
-            F = _frac(x)
-            n.theta = _per_channel_int(op.attrs["threshold"], F, n.C, "the threshold", op, "exact")
-            n.v0 = _per_channel_int(op.attrs.get("v0", 0.0), F, n.C, "v0", op, "floor")
+            from sncc.interpreter import neuron_integers   # theta_q, v0_q exactly as spec/ir.md 6 says
+
+            n.theta, n.v0 = neuron_integers(_per_channel(op.attrs["threshold"], n.C, "threshold", op),
+                                            _per_channel(op.attrs.get("v0", 0.0), n.C, "v0", op), _frac(x), vbits,
+                                            x.type.elem.width)
             if np.any(n.theta < 1):
                 raise SnccError(f"fpga: {op.describe()} has a threshold below one integer unit")
             b.sink(n, x)
