@@ -208,7 +208,7 @@ def test_board_files(tmp_path, board):
     assert f"[{len(b.led_pins) - 1}:0] led" in top
     assert rep["target"]["part"] == b.part and rep["target"]["clock_hz"] == 100_000_000
     mems = sorted(p.name for p in (out / "mem").iterdir())
-    assert "l0_w.mem" in mems and all('$readmemh' not in p for p in mems)
+    assert "p0_w.mem" in mems and all('$readmemh' not in p for p in mems)
     assert "$readmemh" in (out / "rtl" / "sncc_synapse.v").read_text()
 
 
@@ -297,7 +297,7 @@ def test_refuses_a_model_too_big_for_the_part(tmp_path):
         artix7.build(m, tmp_path / "big", board=None, part="xc7a12tcpg238-1", synth=False, simulate_rtl=False)
     msg = str(e.value)
     assert "does not fit xc7a12tcpg238-1" in msg and "BRAM36" in msg and "the part has 20" in msg
-    assert "weight_bits" in msg and "bigger part" in msg
+    assert "--weight-bits 4" in msg and "bigger part (--part" in msg and "largest: p0 weights" in msg
     assert not (tmp_path / "big").exists()
     # the same model fits a 100T
     rep = artix7.build(m, tmp_path / "ok", board=None, part="xc7a100tcsg324-1", n_vectors=1, synth=False,
@@ -365,7 +365,7 @@ def test_model_names_never_reach_generated_code(tmp_path):
     # report.md lists the real names, escaped, inside table rows (the newline shown as \x0a)
     rows = [l for l in (out / "report.md").read_text().splitlines() if "$system" in l]
     assert rows and all(l.startswith("| ") and "\\x0a" in l for l in rows)
-    assert rep["layers"][0]["model_names"][0].endswith(evil)  # the real names, JSON-escaped
+    assert any(r["model_name"].endswith(evil) for r in rep["layers"])   # the real names, JSON-escaped
 
 
 def test_rebuild_keeps_vivado_run(tmp_path):
