@@ -302,7 +302,7 @@ def _build_artix7(args, module, calib) -> int:
         if len(labels) < len(vectors):
             raise SnccError(f"--test-labels has {len(labels)} entries for {len(vectors)} test vectors")
         labels = labels[: len(vectors)]
-    from sncc.backends.artix7 import sim
+    from sncc.backends.fpga import sim
 
     if sim.verilator_exe() is None:
         print("sncc: warning: Verilator is not installed: no lint and no co-simulation of the RTL "

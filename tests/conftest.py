@@ -154,7 +154,7 @@ def accuracy(model, x, y):
 # ---- the Verilog tools. The dev extra installs both: a missing one fails the tests that need
 # it (never skips them), so a broken install cannot pass CI with the RTL unchecked.
 def _verilog_tools():
-    from sncc.backends.artix7 import sim
+    from sncc.backends.fpga import sim
 
     return sim.verilator_exe() is not None, sim.yosys_exe() is not None
 

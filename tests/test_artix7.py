@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from sncc.backends import artix7
-from sncc.backends.artix7 import sim as a7sim
+from sncc.backends.fpga import sim as a7sim
 from sncc.backends.artix7.boards import BOARDS, parse_part
 from sncc.errors import SnccError, UnsupportedError
 from sncc.ir import Module

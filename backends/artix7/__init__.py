@@ -39,7 +39,7 @@ import numpy as np
 
 from sncc.backends.artix7 import generator as gen
 from sncc.backends.artix7 import report as rpt
-from sncc.backends.artix7 import sim
+from sncc.backends.fpga import sim
 from sncc.backends.artix7.boards import BOARDS, DEVICES, get_board, parse_part
 from sncc.backends.fpga import core as fcore
 from sncc.backends.fpga.graph import HardwareGraph, build_graph

@@ -1,4 +1,4 @@
-"""Verilator: lint the generated RTL and co-simulate it against the fixed-point reference."""
+"""Verilator and Yosys tools, lint, and co-simulation of a build against the fixed-point reference (any FPGA family)."""
 from __future__ import annotations
 
 import os
