@@ -166,8 +166,6 @@ class _Core:
         self.g, self.mem = g, mem
         self.o: list[str] = []
         self.files: dict[str, str] = {}
-        self.phases: list[tuple[str, str]] = []   # (state name, done condition)
-        self.scan_phases: dict[int, list[str]] = {}   # node index -> phases in which its scanner runs
         self.read_users: dict[int, list[tuple[str, str, str]]] = {}  # ram node -> (phase cond, addr, req)
         self.acc_drivers: dict[int, list[tuple[str, str, str, str]]] = {}  # node -> (valid, addr, add, clear)
 
@@ -278,8 +276,6 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
     a("    wire in_take = in_valid && in_ready;")
     a("    assign in_ready = (ph == S_LOAD) && !ph_start && !ld_all;")
     a("")
-
-    phase_of = {s: (n, p) for s, n, p in load_phases + step_phases}
 
     def in_phase(names):
         return " || ".join(f"ph == {s}" for s in names) or "1'b0"
@@ -496,7 +492,6 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
     a("")
 
     # ---- read ports of the maps (one reader at a time, by phase)
-    out_users = []
     for n in g.nodes:
         if n.kind not in ("input", "encoder", "if", "gmax"):
             continue
@@ -556,7 +551,7 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
     a(f"                S_CLEAR: if (!ph_start && !({' || '.join(clear_busy) or ZERO})) begin")
     a(f"                    ph <= S_LOAD; ph_start <= 1'b1; ld_n <= {KB1}'d0; t <= {TB}'d0;")
     a("                end")
-    a(f"                S_LOAD: if (!ph_start && ld_all" + "".join(f" && !{b}" for b in load_busy)
+    a("                S_LOAD: if (!ph_start && ld_all" + "".join(f" && !{b}" for b in load_busy)
       + f") begin ph <= {after_load[0]}; ph_start <= 1'b1; end")
     seq = after_load
     n_load = len([s for s, _, _ in load_phases if s != "S_LOAD"])

@@ -163,9 +163,6 @@ class HardwareGraph:
     input_type: str
     output_type: str
 
-    def topological(self) -> list[Node]:
-        return self.nodes
-
 
 # ------------------------------------------------------------------ helpers
 
@@ -434,7 +431,7 @@ def build_graph(module: Module) -> HardwareGraph:
                 if not 0 <= elem.frac <= 24:
                     raise SnccError(f"fpga: rate encoding needs 0..24 input fraction bits, the input is {elem}")
                 encoding, seed = "rate", int(op.attrs.get("seed", 0))
-                n = b.new_node("encoder", op.result, op.type.shape, spiking=True, seed=seed)
+                b.new_node("encoder", op.result, op.type.shape, spiking=True, seed=seed)
             else:
                 b.by_value[id(op.result)] = inp
             continue

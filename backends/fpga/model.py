@@ -76,7 +76,7 @@ def run(g: HardwareGraph, q_in: np.ndarray) -> np.ndarray:
                 x = val[n.src.index]
                 acc = gacc[n.index] = gacc[n.index] + x
                 kh, kw = n.kernel
-                (sh, sw), (pt, pl, pb, pr), (dh, dw) = n.strides, n.pads, n.dilations
+                (sh, sw), (pt, pl, _, _), (dh, dw) = n.strides, n.pads, n.dilations
                 H, W = n.src.H, n.src.W
                 y = np.zeros((B, n.C, n.H, n.W), np.int64)
                 for i in range(n.H):
