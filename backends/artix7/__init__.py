@@ -199,7 +199,7 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
         files["tb/expected.txt"] = etxt
         files["model.sir"] = module.to_text()
         srcs = sorted(k for k in files if k.startswith("rtl/"))
-        files["build.tcl"] = gen.build_tcl(part_name, top, srcs, xdc, b)
+        files["build.tcl"] = gen.build_tcl(part_name, top, srcs, xdc, b, ana["bram36"])
         for rel, text in sorted(files.items()):
             p = tmp / rel
             p.parent.mkdir(parents=True, exist_ok=True)

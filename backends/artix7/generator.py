@@ -176,11 +176,16 @@ def core_xdc(clock_hz: int) -> str:
             f"create_clock -name clk -period {period:.3f} [get_ports clk]\n")
 
 
-def build_tcl(part: str, top: str, sources: list[str], xdc: str, board: Board | None) -> str:
+def build_tcl(part: str, top: str, sources: list[str], xdc: str, board: Board | None, bram36: float = 0.0) -> str:
+    """Vivado non-project flow. It stops with an error, writing no bitstream, when timing fails
+    after routing (WNS or WHS below zero), and after synthesis when the design has far fewer
+    block RAMs than the memory plan (`bram36`): the sign of $readmemh images that were not
+    found, whose weights then became constant zeros and were optimized away."""
     o = ["# Vivado non-project flow for this sncc build (generated). Run from anywhere:",
          "#     vivado -mode batch -source build.tcl",
          "# Outputs go to vivado/: utilization and timing reports, " +
          ("the bitstream top.bit." if board else "a routed checkpoint (core-only build: no pins, no bitstream)."),
+         "# It stops with an error (and writes no bitstream) if timing fails or block RAMs are missing.",
          "set here [file dirname [file normalize [info script]]]",
          "cd $here",
          "file mkdir vivado",
@@ -196,11 +201,30 @@ def build_tcl(part: str, top: str, sources: list[str], xdc: str, board: Board | 
         o.append(f"synth_design -top {top} -part $part")
     else:
         o.append(f"synth_design -top {top} -part $part -mode out_of_context")
-    o += ["opt_design",
+    expected = int(bram36 * 2)   # in RAMB18 halves
+    o += ["",
+          "# block RAMs: the memory plan expects about " + f"{bram36:g} RAMB36 ({expected} RAMB18 halves)",
+          "set ramb36 [llength [get_cells -hierarchical -filter {REF_NAME =~ RAMB36*}]]",
+          "set ramb18 [llength [get_cells -hierarchical -filter {REF_NAME =~ RAMB18*}]]",
+          "set halves [expr {2 * $ramb36 + $ramb18}]",
+          f"if {{$halves * 2 < {expected}}} {{",
+          f'    error "sncc: synthesis kept $ramb36 RAMB36 + $ramb18 RAMB18, the plan needs about {bram36:g} RAMB36: '
+          'were the mem/*.mem files found? (weights that read as zeros are optimized away)"',
+          "}",
+          "",
+          "opt_design",
           "place_design",
           "route_design",
           "report_utilization -file vivado/utilization.rpt",
-          "report_timing_summary -file vivado/timing.rpt"]
+          "report_timing_summary -file vivado/timing.rpt",
+          "",
+          "# timing: no bitstream unless setup and hold are met",
+          "set wns [get_property SLACK [get_timing_paths -max_paths 1 -nworst 1 -setup]]",
+          "set whs [get_property SLACK [get_timing_paths -max_paths 1 -nworst 1 -hold]]",
+          'puts "sncc: WNS $wns ns, WHS $whs ns"',
+          "if {$wns < 0 || $whs < 0} {",
+          '    error "sncc: timing failed (WNS $wns ns, WHS $whs ns; see vivado/timing.rpt): no bitstream written"',
+          "}"]
     if board:
         o.append("write_bitstream -force vivado/top.bit")
     else:
