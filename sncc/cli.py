@@ -309,8 +309,12 @@ def _build_artix7(args, module, calib) -> int:
               "(pip install 'sncc[fpga]')", file=sys.stderr)
     if sim.yosys_exe() is None and not args.no_synth:
         print("sncc: warning: Yosys is not installed: no resource estimate (pip install 'sncc[fpga]')", file=sys.stderr)
-    artix7.build(module, args.output, board=args.board, part=args.part, lanes=args.lanes, vectors=vectors,
-                 labels=labels, n_vectors=args.test_vectors, synth=False if args.no_synth else None, verbose=True)
+    rep = artix7.build(module, args.output, board=args.board, part=args.part, lanes=args.lanes, vectors=vectors,
+                       labels=labels, n_vectors=args.test_vectors, synth=False if args.no_synth else None, verbose=True)
+    if args.time_passes:
+        print("artix7 backend stages:", file=sys.stderr)
+        for stage, sec in rep["timing"].items():
+            print(f"  {sec:9.3f} s  {stage}", file=sys.stderr)
     print(f"sncc: wrote {args.output} (see {Path(args.output) / 'report.md'})", file=sys.stderr)
     return 0
 

@@ -126,6 +126,22 @@ def _progress(verbose: bool, msg: str) -> None:
         print(f"sncc: artix7: {msg}", file=sys.stderr, flush=True)
 
 
+class _Stages:
+    """Wall time of the backend's stages (report.json `timing`; `sncc --time-passes` prints it)."""
+
+    def __init__(self):
+        import time
+
+        self.clock = time.perf_counter
+        self.t = self.clock()
+        self.times: dict[str, float] = {}
+
+    def done(self, name: str) -> None:
+        now = self.clock()
+        self.times[name] = round(self.times.get(name, 0.0) + now - self.t, 3)
+        self.t = now
+
+
 def build(module, out_dir, *, board: str | None = None, part: str | None = None, lanes: int = 16,
           vectors=None, n_vectors: int = 100, labels=None, baud: int = DEFAULT_BAUD, synth: bool | None = None,
           simulate_rtl: bool | None = None, check_lint: bool | None = None, verbose: bool = False) -> dict:
@@ -145,6 +161,7 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
     synth / simulate_rtl / check_lint: run Yosys / Verilator / the lint (None: if installed).
     """
     out_dir = Path(out_dir)
+    stages = _Stages()
     g, iface = compile_graph(module, lanes)
     b, part_name, dev, clock_hz = _target(board, part)
     if not isinstance(baud, int) or baud <= 0 or clock_hz // baud < 4:
@@ -161,7 +178,9 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
         labels = np.asarray(labels).reshape(-1)
         if len(labels) < len(x):
             raise SnccError(f"artix7: {len(labels)} labels for {len(x)} test vectors")
+    stages.done("graph and core generation")
     q_in, q_out, classes = reference(module, x, iface)
+    stages.done("fixed-point reference of the test vectors")
 
     top = "top" if b is not None else "sncc_core"
     try:
@@ -227,6 +246,7 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
             if b is not None else None,
         }
         verification: dict = {"vectors": int(len(q_in)), "golden": "sncc.interpret (spec/ir.md section 6)"}
+        stages.done("writing the project")
 
         vexe, yexe = sim.verilator_exe(), sim.yosys_exe()
         if check_lint or (check_lint is None and vexe):
@@ -235,6 +255,7 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
             verification["lint"] = clean
             if not clean:
                 verification["lint_messages"] = msgs.splitlines()[:50]
+            stages.done("Verilator lint")
         else:
             verification["lint"] = None
         if synth or (synth is None and yexe):
@@ -243,12 +264,14 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
             _progress(verbose, "Yosys synth_xilinx resource estimate (a minute or more for large networks)")
             ys = rpt.run_yosys(tmp, top, sim.design_sources(tmp, top), yexe)
             rep["yosys"] = ys
+            stages.done("Yosys synth_xilinx estimate")
             rpt.check_fit(g, info, dev, part_name, {"bram36": ys["bram36"], "dsp": ys["dsp"], "luts": ys["luts"],
                                                     "ffs": ys["ffs"]}, "Yosys synth_xilinx estimate", lanes)
         if simulate_rtl or (simulate_rtl is None and vexe):
             _progress(verbose, f"Verilator co-simulation of {len(q_in)} vectors against the fixed-point reference")
             res = _simulate_dir(tmp, work, top="sncc_core", bound=info.cycle_bound)
             verification["mismatches"] = res["mismatches"]
+            stages.done("Verilator co-simulation")
             if res["mismatches"]:
                 raise RuntimeError(f"artix7: the RTL differs from the fixed-point reference on {res['mismatches']} of "
                                    f"{res['vectors']} vectors (internal error):\n" + "\n".join(res["log"]))
@@ -274,14 +297,14 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
                                    "rtl": float(np.mean(np.array(res["classes"]) == lab)),
                                    "reference": float(np.mean(classes == lab))}
         rep["verification"] = verification
-        rpt.write_reports(tmp, rep)
+        rpt.write_reports(tmp, rep)       # deterministic: the wall times are not in the files
         kept = install_tree(tmp, out_dir, GENERATOR, GENERATOR_FAMILY)
         if kept and verbose:
             tops = sorted({k.split("/", 1)[0] + ("/" if "/" in k else "") for k in kept})
             print(f"sncc: kept {len(kept)} file(s) in {out_dir} that sncc did not write: {', '.join(tops[:8])}"
                   + (" (vivado/ is from an earlier build: rerun build.tcl)" if "vivado/" in tops else ""),
                   file=sys.stderr)
-        return rep
+        return {**rep, "timing": stages.times}
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
