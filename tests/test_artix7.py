@@ -256,22 +256,29 @@ def test_core_only_build_for_a_part(tmp_path):
 
 # ------------------------------------------------------------------ refusals
 
-def test_refuses_cnn(tmp_path):
+def hand_cnn(threshold=1.0) -> Module:
     m = Module("cnn", {"T": 4})
     x = m.add("input", (), {"index": 0}, "x", TensorType((1, 6, 6), Fixed(9, 8)))
     e = m.add("encode", [x], {"mode": "constant"}, "e", TensorType((1, 6, 6), Fixed(9, 8)))
     w = m.const(np.ones((2, 1, 3, 3), np.int8), "w", Fixed(8, 6))
     c = m.add("conv2d", [e, w], {}, "c", TensorType((2, 4, 4), Fixed(16, 14)))
-    s = m.add("if", [c], {"threshold": 1.0, "vbits": 20}, "s")
+    s = m.add("if", [c], {"threshold": threshold, "vbits": 20}, "s")
     f = m.add("flatten", [s], {}, "f")
     w2 = m.const(np.ones((3, 32), np.int8), "w2", Fixed(8, 6))
     d = m.add("dense", [f, w2], {}, "d", TensorType((3,), Fixed(16, 6)))
     r = m.add("readout", [d], {}, "r", TensorType((3,), Fixed(20, 6)))
     m.outputs = [r]
-    m.verify()
-    with pytest.raises(UnsupportedError, match="convolutional layers on the FPGA are a later issue"):
-        artix7.build(m, tmp_path / "cnn", synth=False, simulate_rtl=False)
-    assert not (tmp_path / "cnn").exists()
+    return m.verify()
+
+
+def test_hand_built_cnn_compiles_and_per_element_thresholds_are_refused(tmp_path):
+    rep = artix7.build(hand_cnn(), tmp_path / "cnn", n_vectors=2, synth=False, simulate_rtl=False, check_lint=False)
+    assert [r["kind"] for r in rep["layers"]] == ["input", "if", "readout"]
+    assert rep["layers"][2]["inputs"][0]["kernel"] == [4, 4]          # the dense layer: a kernel over its input
+    per_element = (np.arange(32, dtype=np.float32) / 16 + 0.5).reshape(2, 4, 4)
+    with pytest.raises(UnsupportedError, match="per-element threshold"):
+        artix7.build(hand_cnn(per_element), tmp_path / "pe", synth=False, simulate_rtl=False)
+    assert not (tmp_path / "pe").exists()
 
 
 def test_refuses_float_module(tmp_path):
