@@ -117,10 +117,16 @@ def main(argv=None) -> int:
     rows = []
     for name in args.models.split(","):
         rows.append(run_model(name.strip(), args, x, xt, yt, lambda s: print(s, flush=True)))
-    text = table(rows)
-    print(text)
     out = Path(args.results)
     out.mkdir(parents=True, exist_ok=True)
+    try:   # rows of models not run this time stay (run --models cnn alone after changing the CNN)
+        kept = [r for r in json.loads((out / "fpga.json").read_text()) if r.get("model") not in
+                {r["model"] for r in rows} and "accuracy_fixed_10000" in r]
+    except (OSError, ValueError, TypeError, AttributeError):
+        kept = []
+    rows = sorted(kept + rows, key=lambda r: list(MODELS).index(r["model"]))
+    text = table(rows)
+    print(text)
     (out / "fpga.json").write_text(json.dumps(rows, indent=2) + "\n")
     (out / "fpga.md").write_text(
         f"Artix-7 backend, XC7A100T (Arty A7-100), {args.encoding} encoding, {args.weight_bits}-bit weights, "

@@ -106,7 +106,13 @@ def test_rtl_bit_exact(tmp_path, name, make, size, kw, lanes):
     torch.manual_seed(2)
     x = images(60, size, seed=3)
     m = quantized(make(), x[:40], **kw)
-    rep = artix7.build(m, tmp_path / name, vectors=x[40:], n_vectors=20, lanes=lanes, synth=False)
+    # and the input type's extremes (inputs are clamped to the type, not to the calibrated
+    # range): every width must hold there too (spec/ir.md section 6)
+    big = np.float32(1e4)
+    checker = np.where(np.indices((1, size, size)).sum(0) % 2, big, -big).astype(np.float32)
+    extremes = np.stack([np.full((1, size, size), big), np.full((1, size, size), -big), checker])
+    vectors = np.concatenate([extremes, x[40:57]])
+    rep = artix7.build(m, tmp_path / name, vectors=vectors, n_vectors=20, lanes=lanes, synth=False)
     v = rep["verification"]
     assert v["mismatches"] == 0 and v["vectors"] == 20
     assert v["lint"] is True, v.get("lint_messages")
