@@ -69,7 +69,7 @@ from typing import Any
 import numpy as np
 
 from sncc.errors import SnccError
-from sncc.interpreter import neuron_integers
+from sncc.semantics import neuron_integers
 from sncc.ir import Module, Operation, Value
 from sncc.types import Fixed
 
@@ -744,8 +744,8 @@ class _FixedNumpyStep(_Step):
 
     def __init__(self, op, out, ins):
         super().__init__(op, out, ins)
-        from sncc.interpreter import _fixed_op
-        self.fn = _fixed_op
+        from sncc.semantics import fixed_op
+        self.fn = fixed_op
 
     def run(self, ctx):
         args = []
@@ -805,8 +805,8 @@ class _FixedGatedMaxPoolStep(_Step):
 
     def __init__(self, op, out, ins):
         super().__init__(op, out, ins)
-        from sncc.interpreter import _windows
-        self.windows = _windows
+        from sncc.semantics import windows
+        self.windows = windows
 
     def run(self, ctx):
         a, x = self.op.attrs, self.ins[0]

@@ -12,7 +12,7 @@ then dead code is removed.
 import numpy as np
 
 from sncc import ops
-from sncc.interpreter import _float_op
+from sncc.semantics import float_op
 from sncc.ir import Module, Operation
 from sncc.pass_manager import Pass, PassContext, register_pass
 from sncc.passes.dce import eliminate_dead_code
@@ -25,7 +25,7 @@ def _fold_constant(m: Module, op: Operation) -> bool:
     arrays = [m.const_value(v) for v in op.operands]
     if any(a is None for a in arrays) or not isinstance(op.type.elem, F32):
         return False
-    value = _float_op(op, [a[None] for a in arrays])[0]
+    value = float_op(op, [a[None] for a in arrays])[0]
     new = m.insert_before(op, "const", (), {"value": np.ascontiguousarray(value, dtype=np.float32)},
                           op.result.name, op.type)
     m.replace_all_uses(op.result, new)

@@ -20,167 +20,14 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from sncc.errors import SnccError
 from sncc.ir import Module, Operation
 from sncc.limits import MAX_T, short
 from sncc.types import Fixed
 
-# -- float kernels; every array carries a leading batch axis (constants: size 1) --
-
-
-def _per_channel(a, x: np.ndarray) -> np.ndarray | float:
-    """A scalar or a per-channel (axis 0 of the sample) parameter, broadcast against batched x."""
-    if not isinstance(a, np.ndarray) or a.ndim == 0:
-        return np.float32(a)
-    if a.shape == x.shape[1:]:
-        return a
-    return a.reshape((a.shape[0],) + (1,) * (x.ndim - 2))
-
-
-def _per_channel64(a, x: np.ndarray) -> np.ndarray:
-    """As `_per_channel`, in float64 and without rounding a scalar to f32 (fixed point)."""
-    a = np.asarray(a, dtype=np.float64)
-    return a if a.ndim == 0 else np.asarray(_per_channel(a, x))
-
-
-def _windows(x, kernel, strides, pads, dilations, pad_value):
-    """[B, C, Ho, Wo, kh, kw] views of the padded input (ONNX pooling/conv windows)."""
-    pt, pl, pb, pr = pads
-    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=pad_value)
-    kh, kw = kernel
-    dh, dw = dilations
-    win = sliding_window_view(xp, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
-    return win[:, :, :: strides[0], :: strides[1], ::dh, ::dw]
-
-
-def conv2d(x, w, b, strides, pads, dilations, groups):
-    B, C = x.shape[:2]
-    O, Cg, kh, kw = w.shape
-    win = _windows(x, (kh, kw), strides, pads, dilations, 0.0)
-    Ho, Wo = win.shape[2:4]
-    win = win.reshape(B, groups, Cg, Ho, Wo, kh, kw)
-    wg = w.reshape(groups, O // groups, Cg, kh, kw)
-    y = np.einsum("bgchwij,gocij->bgohw", win, wg, optimize=True).reshape(B, O, Ho, Wo)
-    if b is not None:
-        y = y + b.reshape(1, O, 1, 1)
-    return y if y.dtype.kind == "i" else y.astype(np.float32, copy=False)
-
-
-def avgpool2d(x, kernel, strides, pads, count_include_pad):
-    s = _windows(x, kernel, strides, pads, (1, 1), 0.0).sum(axis=(-2, -1), dtype=np.float32)
-    if count_include_pad or not any(pads):
-        return s / np.float32(kernel[0] * kernel[1])
-    ones = np.ones((1, 1) + x.shape[2:], dtype=np.float32)
-    count = _windows(ones, kernel, strides, pads, (1, 1), 0.0).sum(axis=(-2, -1))
-    return (s / count).astype(np.float32)
-
-
-def maxpool2d(x, kernel, strides, pads, dilations):
-    return _windows(x, kernel, strides, pads, dilations, -np.inf).max(axis=(-2, -1))
-
-
-def _align(b: np.ndarray, rank: int) -> np.ndarray:
-    """Insert axes after the batch axis so numpy broadcasts the sample shapes right-aligned."""
-    return b.reshape(b.shape[:1] + (1,) * (rank - b.ndim) + b.shape[1:])
-
-
-def qcfs(x, lam, L):
-    return (np.float32(lam / L) * np.clip(np.floor(x * np.float32(L / lam) + np.float32(0.5)), 0, L)).astype(np.float32)
-
-
-def _float_op(op: Operation, args: list[np.ndarray]) -> np.ndarray:
-    a = op.attrs
-    k = op.kind
-    x = args[0] if args else None
-    if k == "const":
-        return a["value"][None]
-    if k == "dense":
-        y = x @ args[1][0].T
-        return y + args[2] if len(args) > 2 else y
-    if k == "matmul":
-        return x @ args[1][0]
-    if k == "conv2d":
-        return conv2d(x, args[1][0], args[2][0] if len(args) > 2 else None, a["strides"], a["pads"], a["dilations"], a["groups"])
-    if k == "avgpool2d":
-        return avgpool2d(x, a["kernel"], a["strides"], a["pads"], a["count_include_pad"])
-    if k == "maxpool2d":
-        return maxpool2d(x, a["kernel"], a["strides"], a["pads"], a["dilations"])
-    if k == "global_avgpool":
-        return x.mean(axis=(2, 3), keepdims=True, dtype=np.float32)
-    if k == "batchnorm":
-        scale, bias, mean, var = (p[0] for p in args[1:])
-        f = (scale / np.sqrt(var + np.float32(a["epsilon"]))).astype(np.float32)
-        return ((x - _per_channel(mean, x)) * _per_channel(f, x) + _per_channel(bias, x)).astype(np.float32)
-    if k == "add":
-        return x + _align(args[1], x.ndim)
-    if k == "mul":
-        return x * _align(args[1], x.ndim)
-    if k == "relu":
-        return np.maximum(x, np.float32(0))
-    if k == "clip":
-        return np.clip(x, np.float32(a["min"]), np.float32(a["max"]))
-    if k == "qcfs":
-        return qcfs(x, a["threshold"], a["levels"])
-    if k in ("identity", "dropout"):
-        return x
-    if k == "flatten":
-        return x.reshape(x.shape[0], -1)
-    if k == "reshape":
-        return x.reshape((x.shape[0],) + tuple(a["shape"]))
-    if k == "transpose":
-        return x.transpose([0] + [p + 1 for p in a["perm"]])
-    if k == "concat":
-        n = max(v.shape[0] for v in args)
-        return np.concatenate([np.broadcast_to(v, (n,) + v.shape[1:]) for v in args], axis=a["axis"] + 1)
-    raise SnccError(f"the reference interpreter cannot execute {op.describe()}")
-
-
-# -- fixed-point semantics (spec/ir.md section 6): exact int64 arithmetic ----------
-
-def _frac(t) -> int:
-    return t.elem.frac if isinstance(t.elem, Fixed) else 0
-
-
-def _fixed_op(op: Operation, args: list[np.ndarray]) -> np.ndarray:
-    """Section 6: what differs from the float semantics; the rest (dense, conv2d, mul and
-    data movement) is the same code as `_float_op`, exact on int64 (numpy integer products
-    do not go through BLAS)."""
-    a, k = op.attrs, op.kind
-    if k == "const":
-        return a["value"].astype(np.int64)[None]
-    if k == "avgpool2d":  # a power-of-two window: the sum, with log2(n) more fraction bits
-        return _windows(args[0], a["kernel"], a["strides"], a["pads"], (1, 1), 0).sum(axis=(-2, -1))
-    if k == "global_avgpool":
-        return args[0].sum(axis=(2, 3), keepdims=True)
-    if k in ("add", "concat"):  # align every operand to the result's fraction bits
-        F = _frac(op.type)
-        args = [v << (F - _frac(o.type)) for v, o in zip(args, op.operands)]
-    if k in ("dense", "conv2d", "add", "concat", "mul", "identity", "dropout", "flatten", "reshape", "transpose"):
-        return _float_op(op, args)
-    raise SnccError(f"{op.describe()} has no fixed-point semantics (spec/ir.md section 6)")
-
-
-def neuron_integers(threshold, v0, F: int, vbits: int, x_width: int) -> tuple[np.ndarray, np.ndarray]:
-    """theta_q = theta * 2^F and v0_q = floor(v0 * 2^F + 1/2) of a fixed-point `if`
-    (spec/ir.md section 6) as int64 arrays of the shapes of `threshold`, `v0`, exactly:
-
-    * v0 * 2^F + 1/2 is not evaluated in double precision, where it can round up to the
-      next integer (0.49999999999999994 + 0.5 == 1.0): floor(v) + (v - floor(v) >= 1/2) is
-      exact (v = v0 * 2^F is exact, and so is v - floor(v));
-    * values that int64 cannot hold are clamped where that changes nothing: a threshold
-      above the membrane's maximum 2^(vbits-1)-1 is never reached, and a v0_q beyond
-      +-(2^(vbits-1) + 2^(x_width-1)) saturates at the first step whatever the input
-      (|x_q| <= 2^(x_width-1)) (exact for x_width <= 61; wider inputs clamp at +-2^62)."""
-    th = np.ldexp(np.asarray(threshold, dtype=np.float64), F)
-    th = np.minimum(th, 2.0 ** (vbits - 1)).astype(np.int64)
-    v = np.ldexp(np.asarray(v0, dtype=np.float64), F)
-    low = np.floor(v)
-    q = low + (v - low >= 0.5)
-    lim = min(2.0 ** (vbits - 1) + 2.0 ** (x_width - 1), 2.0 ** 62)
-    return th, np.clip(q, -lim, lim).astype(np.int64)
-
+from sncc.semantics import (  # noqa: F401  (the op semantics; re-exported for callers of the interpreter)
+    avgpool2d, conv2d, fixed_op, float_op, frac, maxpool2d, neuron_integers, per_channel, per_channel64, qcfs, windows)
 
 def quantize_input(x: np.ndarray, t) -> np.ndarray:
     """The integers a quantized module's input of type `t` receives (spec/ir.md section 6)."""
@@ -238,7 +85,7 @@ def _spiking_op(op: Operation, args, state: _State, t: int, T: int, cache: dict)
             u = xorshift32_stream(a["seed"], n * T) >> np.uint32(8)
             cache[ck] = u.reshape(T, *x.shape[1:]).astype(np.float64)
         if fixed:
-            F = _frac(op.operands[0].type)
+            F = frac(op.operands[0].type)
             p = np.clip(x, 0, 1 << F) << (24 - F)
             return (cache[ck][t][None] < p).astype(np.int64)
         p = np.clip(x.astype(np.float64), 0.0, 1.0) * float(1 << 24)
@@ -247,7 +94,7 @@ def _spiking_op(op: Operation, args, state: _State, t: int, T: int, cache: dict)
         xt = op.operands[0].type
         # per neuron in double precision: a scalar attribute is a double (section 3.2) and
         # theta * 2^F, v0 * 2^F are taken of the value as held, not of its f32 rounding
-        th, v0 = neuron_integers(_per_channel64(a["threshold"], x), _per_channel64(a["v0"], x), _frac(xt),
+        th, v0 = neuron_integers(per_channel64(a["threshold"], x), per_channel64(a["v0"], x), frac(xt),
                                  a["vbits"], xt.elem.width if isinstance(xt.elem, Fixed) else 1)
         if key not in state.v:
             state.v[key] = np.broadcast_to(v0, x.shape).copy()
@@ -258,9 +105,9 @@ def _spiking_op(op: Operation, args, state: _State, t: int, T: int, cache: dict)
         state.v[key] = v
         return s.astype(np.int64)
     if op.kind == "if":
-        th = _per_channel(a["threshold"], x)
+        th = per_channel(a["threshold"], x)
         if key not in state.v:
-            state.v[key] = np.broadcast_to(_per_channel(a["v0"], x), x.shape).astype(np.float32)
+            state.v[key] = np.broadcast_to(per_channel(a["v0"], x), x.shape).astype(np.float32)
         v = state.v[key] + x
         s = v >= th
         if a["reset"] == "subtract":
@@ -275,10 +122,10 @@ def _spiking_op(op: Operation, args, state: _State, t: int, T: int, cache: dict)
         state.v[key] = acc
         k, s, p, d = a["kernel"], a["strides"], a["pads"], a["dilations"]
         lowest = -np.inf if acc.dtype.kind == "f" else np.iinfo(acc.dtype).min  # padding never wins
-        win_acc = _windows(acc, k, s, p, d, lowest)
+        win_acc = windows(acc, k, s, p, d, lowest)
         flat = win_acc.reshape(win_acc.shape[:4] + (-1,))
         choice = flat.argmax(axis=-1)[..., None]  # first maximum in row-major window order
-        win_x = _windows(x, k, s, p, d, 0).reshape(flat.shape)
+        win_x = windows(x, k, s, p, d, 0).reshape(flat.shape)
         return np.take_along_axis(win_x, choice, axis=-1)[..., 0]
     if op.kind == "readout":
         acc = state.v.get(key)
@@ -329,7 +176,7 @@ def interpret(module: Module, *inputs: np.ndarray, T: int | None = None,
         if quantized and not np.all(np.isfinite(x)):
             raise SnccError(f"input %{v.name} contains NaN or infinite values")
         env_in[id(v)] = quantize_input(x, v.type) if quantized else x.astype(np.float32, copy=False)
-    stateless = _fixed_op if quantized else _float_op
+    stateless = fixed_op if quantized else float_op
 
     def run_step(env: dict, t: int, only_static: bool, state: _State | None, cache: dict):
         for op in module.ops:
@@ -379,7 +226,7 @@ def interpret(module: Module, *inputs: np.ndarray, T: int | None = None,
 
     def finish(outs):
         if quantized:  # integers q of type fx<W,F> as q * 2^-F: exact in float64
-            outs = [np.broadcast_to(o, (batch,) + o.shape[1:]) * 2.0 ** -_frac(v.type) for o, v in zip(outs, module.outputs)]
+            outs = [np.broadcast_to(o, (batch,) + o.shape[1:]) * 2.0 ** -frac(v.type) for o, v in zip(outs, module.outputs)]
             return outs[0] if len(outs) == 1 else tuple(outs)
         outs = [np.broadcast_to(o, (batch,) + o.shape[1:]).astype(np.float32) for o in outs]
         return outs[0] if len(outs) == 1 else tuple(outs)
