@@ -80,7 +80,8 @@ def run_model(name: str, args, x, xt, yt, log) -> dict:
             "inferences_per_s": perf["inferences_per_s"],
             "yosys": {k: ys[k] for k in ("luts", "ffs", "bram36", "dsp")} if ys else None,
             "capacity": rep["capacity"], "compile_s": round(compile_s, 1), "build_and_verify_s": round(total_s, 1),
-            "nodes": len(rep["layers"]), "phases_per_step": len(rep["schedule"]["per_timestep"])}
+            "nodes": len(rep["layers"]), "phases_per_step": len(rep["schedule"]["per_timestep"]),
+            "cycles_by_phase": perf.get("phases", {})}
 
 
 def table(rows: list[dict]) -> str:
@@ -94,6 +95,14 @@ def table(rows: list[dict]) -> str:
         o.append(f"| {r['model']} | {r['T']} | {100 * r['accuracy_fixed_10000']:.2f}% | {r['mismatches']} of "
                  f"{r['images_simulated']} | {r['cycles_mean']:,.0f} ({r['cycles_min']:,}-{r['cycles_max']:,}) | "
                  f"{r['inferences_per_s']:,} | " + " | ".join(res) + f" | {r['compile_s']:.1f} s |")
+    for r in rows:
+        ph = r.get("cycles_by_phase") or {}
+        total = sum(ph.values()) or 1
+        top = sorted(ph.items(), key=lambda kv: -kv[1])[:3]
+        if top:
+            o.append("")
+            o.append(f"{r['model']}: cycles by phase (mean per inference): " + ", ".join(
+                f"{k} {v:,.0f} ({100 * v / total:.0f}%)" for k, v in top) + "; the build's report.md lists every phase.")
     return "\n".join(o) + "\n"
 
 

@@ -51,7 +51,7 @@ def check_image_path(path, what: str = "image file", probe: bool = False) -> Pat
     if not os.access(folder, os.W_OK | os.X_OK):
         raise SnccError(f"{what} '{p}': cannot write in folder '{folder}' (permission denied)")
     if probe:
-        tmp = _temp_name(p)
+        tmp = p.parent / f".{p.name}.{secrets.token_hex(4)}.probe"
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             tmp.unlink()
@@ -60,27 +60,18 @@ def check_image_path(path, what: str = "image file", probe: bool = False) -> Pat
     return p
 
 
-def _temp_name(p: Path) -> Path:
-    return p.parent / f".{p.name}.{secrets.token_hex(4)}.tmp"
-
-
 def _save_atomically(fig, p: Path, what: str) -> None:
-    """Write to a new file beside `p`, then rename it over `p`: a reader never sees half an
-    image, and an interrupted run leaves the old file. The temporary is created like any
-    file (mode 0666 less the umask) so the result has the usual permissions."""
+    """Render the figure, then write it with `sncc.outputs.write_file` (a temporary file beside
+    `p` renamed over it, the umask's permissions): a reader never sees half an image, and an
+    interrupted run leaves the old file."""
+    import io
+
+    from sncc.outputs import write_file
+
     check_image_path(p, what)  # again: the path may have changed during the simulation
-    tmp = _temp_name(p)
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, dpi=110, format=p.suffix.lower().lstrip("."))
-        os.replace(tmp, p)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise SnccError(f"cannot write {what} '{p}': {e.strerror or e}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=110, format=p.suffix.lower().lstrip("."))
+    write_file(p, buf.getvalue(), what)
 
 
 def raster(trains: dict[str, np.ndarray], path, title: str = "", what: str = "raster file") -> Path:
