@@ -42,6 +42,7 @@ from sncc.backends.artix7 import report as rpt
 from sncc.backends.fpga import sim
 from sncc.backends.artix7.boards import BOARDS, DEVICES, get_board, parse_part
 from sncc.backends.fpga import core as fcore
+from sncc.backends.fpga import testbench as tb
 from sncc.backends.fpga.graph import HardwareGraph, build_graph
 from sncc.errors import SnccError
 from sncc.outputs import check_output_dir, install_tree, make_temp_dir
@@ -193,7 +194,7 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
         _progress(verbose, f"generating the core: {len(g.nodes)} nodes, {len(g.projections)} projections, "
                   f"{len(info.step_phases)} phases per timestep")
         files: dict[str, str] = {}
-        static_dir = gen.static_rtl_dir()
+        static_dir = tb.static_rtl_dir()
         statics = list(fcore.STATIC_RTL) + (fcore.STATIC_RATE if g.encoding == "rate" else [])
         if b is not None:
             statics += gen.STATIC_UART
@@ -211,9 +212,9 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
         else:
             files["constraints/core.xdc"] = gen.core_xdc(clock_hz)
             xdc = "constraints/core.xdc"
-        files["tb/tb_core.v"] = gen.tb_core(iface, info.phase_bits)
+        files["tb/tb_core.v"] = tb.tb_core(iface, info.phase_bits)
         files["tb/sncc_tb_core.v"] = (static_dir / "sncc_tb_core.v").read_text()
-        vtxt, etxt = gen.vector_files(q_in, q_out, classes, iface.IW, iface.OW)
+        vtxt, etxt = tb.vector_files(q_in, q_out, classes, iface.IW, iface.OW)
         files["tb/vectors.txt"] = vtxt
         files["tb/expected.txt"] = etxt
         files["model.sir"] = module.to_text()
@@ -415,7 +416,7 @@ def simulate(build_dir, vectors=None, *, n_vectors: int | None = None, labels=No
             if n_vectors:
                 x = x[:n_vectors]
             q_in, ref_out, ref_cls = reference(module, x, iface)
-            vt, et = gen.vector_files(q_in, ref_out, ref_cls, iface.IW, iface.OW)
+            vt, et = tb.vector_files(q_in, ref_out, ref_cls, iface.IW, iface.OW)
             vpath, epath = work / "vectors.txt", work / "expected.txt"
             vpath.write_text(vt)
             epath.write_text(et)
