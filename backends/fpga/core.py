@@ -27,6 +27,7 @@ STATIC_RTL = ["sncc_ram.v", "sncc_accmem.v", "sncc_scan.v", "sncc_synapse.v", "s
               "sncc_output.v"]
 STATIC_RATE = ["sncc_encoder.v"]
 ZERO = "1'b0"
+MAX_WEIGHT_WORDS = 1 << 25   # weight slots (lanes included); the largest Artix-7 holds 13 Mbit of block RAM
 
 
 def hexrows(values, width: int) -> str:
@@ -194,6 +195,14 @@ class CoreInfo:
 
 def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
     """Generate `sncc_core.v` and its memory images for a graph whose lanes are assigned."""
+    # refuse a model far beyond any FPGA before building its tables (a crafted model must not hang us)
+    words = sum(p.src.C * p.kernel[0] * p.kernel[1] * p.sink.lanes * -(-p.weights.shape[0] // p.sink.lanes)
+                for p in g.projections)
+    if words > MAX_WEIGHT_WORDS:
+        from sncc.errors import UnsupportedError
+
+        raise UnsupportedError(f"fpga: the network has about {words:,} weights; no FPGA part holds more than "
+                               f"{MAX_WEIGHT_WORDS:,} (use a smaller network or fewer lanes)")
     c = _Core(g, mem)
     a = c.a
     inp, out = g.input, g.output

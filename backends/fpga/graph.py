@@ -39,15 +39,10 @@ import numpy as np
 from sncc.backends.hdl_names import hdl_identifier
 from sncc.errors import SnccError, UnsupportedError
 from sncc.ir import Module, Operation, Value
+from sncc.passes.quantize import bits_for  # noqa: F401  (the one width rule; core.py imports it from here)
 from sncc.types import Fixed, Spike
 
 MOVES = ("flatten", "reshape", "identity", "dropout")
-
-
-def bits_for(lo: int, hi: int) -> int:
-    """Width of the smallest signed two's-complement type holding lo..hi (at least 2)."""
-    need = max(int(hi), -int(lo) - 1, 0)
-    return max(2, need.bit_length() + 1)
 
 
 def clog2(n: int) -> int:
