@@ -23,11 +23,12 @@ import numpy as np
 
 from sncc.backends.fpga.graph import HardwareGraph, Node, Projection, bits_for, clog2
 
-STATIC_RTL = ["sncc_ram.v", "sncc_accmem.v", "sncc_scan.v", "sncc_synapse.v", "sncc_neuron.v", "sncc_gmax.v",
-              "sncc_output.v"]
+STATIC_RTL = ["sncc_ram.v", "sncc_accmem.v", "sncc_accbanks.v", "sncc_scan.v", "sncc_synapse.v",
+              "sncc_synapse_tp.v", "sncc_neuron.v", "sncc_gmax.v", "sncc_output.v"]
 STATIC_RATE = ["sncc_encoder.v"]
 ZERO = "1'b0"
 MAX_WEIGHT_WORDS = 1 << 25   # weight slots (lanes included); the largest Artix-7 holds 13 Mbit of block RAM
+MAX_BANKS = 25               # tap-parallel engines serve kernels up to 5x5 (25 ports)
 
 
 def hexrows(values, width: int) -> str:
@@ -53,11 +54,47 @@ class ProjectionTables:
     kb: int
     wab: int
     sab: int
+    tap_parallel: bool = False
+    rib: int = 1
+    cib: int = 1
 
 
-def assign_lanes(g: HardwareGraph, lanes: int) -> None:
-    """Lanes per node: `lanes` output channels side by side (at most the channels); the input
-    and the encoder keep C order (1 lane); a gated max pool uses its source's layout."""
+def reach(n_in: int, k: int, s: int, pad: int, d: int, n_out: int) -> list[list[tuple[int, int]]]:
+    """Along one axis, per input index: the (kernel tap, output index) pairs it reaches."""
+    out = []
+    for y in range(n_in):
+        here = []
+        for a in range(k):
+            i = y + pad - a * d
+            if i >= 0 and i % s == 0 and i // s < n_out:
+                here.append((a, i // s))
+        out.append(here)
+    return out
+
+
+def _axes(p: Projection):
+    """reach() along rows and along columns of projection p."""
+    kh, kw = p.kernel
+    (sh, sw), (pt, pl, _, _), (dh, dw) = p.strides, p.pads, p.dilations
+    return (reach(p.src.H, kh, sh, pt, dh, p.sink.H), reach(p.src.W, kw, sw, pl, dw, p.sink.W))
+
+
+def _banks_for(lists: list[list[list[tuple[int, int]]]]) -> int:
+    """The fewest banks b such that the outputs every input reaches lie in distinct banks
+    (output index mod b), over every projection into a node (1 when nothing is gained)."""
+    need = max([len(here) for ls in lists for here in ls] + [1])
+    for b in range(need, 4 * need + 1):
+        if all(len({i % b for _, i in here}) == len(here) for ls in lists for here in ls):
+            return b
+    return 1
+
+
+def assign_lanes(g: HardwareGraph, lanes: int, tap_parallel: bool = True) -> None:
+    """Lanes and layout per node: `lanes` output channels side by side (at most the
+    channels); the input and the encoder keep C order (1 lane); a gated max pool uses its
+    source's layout. With `tap_parallel`, a node whose current changes every step and whose
+    inputs reach several outputs per event is banked (graph.py), so that its projections run
+    on tap-parallel engines: one cycle per event and word, whatever the kernel."""
     for n in g.nodes:
         if n.kind in ("input", "encoder"):
             n.lanes = 1
@@ -65,6 +102,12 @@ def assign_lanes(g: HardwareGraph, lanes: int) -> None:
             n.lanes = n.src.lanes
         else:
             n.lanes = max(1, min(lanes, n.C))
+        n.banks = (1, 1)
+        if tap_parallel and n.kind in ("if", "readout", "sum") and not n.static and n.projections:
+            axes = [_axes(p) for p in n.projections]
+            by, bx = _banks_for([r for r, _ in axes]), _banks_for([c for _, c in axes])
+            if 1 < by * bx <= MAX_BANKS:
+                n.banks = (by, bx)
 
 
 def projection_tables(p: Projection, prefix: str) -> ProjectionTables:
@@ -95,23 +138,21 @@ def projection_tables(p: Projection, prefix: str) -> ProjectionTables:
                         if gi * Og <= o < (gi + 1) * Og:
                             rom[row, j] = p.weights[o, c - gi * Cg, a, b]
     WW = p.weight_bits
-    sab = clog2(sink.words)
     wab = clog2(wd)
+    ry, cx = _axes(p)
+    if sink.banked:
+        return _tap_parallel_tables(p, prefix, rom, wlo, nwg, wd, wab, ry, cx)
+    sab = clog2(sink.words)
 
-    def lists(n_in, k, s, pad, d, n_out, wstep, sstep):
+    def lists(per_input, wstep, sstep):
         starts, entries = [], []
-        for y in range(n_in):
-            here = []
-            for a in range(k):
-                i = y + pad - a * d
-                if i >= 0 and i % s == 0 and i // s < n_out:
-                    here.append((a * wstep, (i // s) * sstep))
+        for here in per_input:
             starts.append((len(entries), len(here)))
-            entries += here
+            entries += [(a * wstep, i * sstep) for a, i in here]
         return starts, entries
 
-    rows, rowl = lists(H, kh, sh, pt, dh, Ho, kw * nwg, Wo * Gs)
-    cols, coll = lists(W, kw, sw, pl, dw, Wo, nwg, Gs)
+    rows, rowl = lists(ry, kw * nwg, Wo * Gs)
+    cols, coll = lists(cx, nwg, Gs)
     rln, cln = max(1, len(rowl)), max(1, len(coll))
     rlb = clog2(max(rln, cln))
     kb = clog2(max(kh, kw) + 1)
@@ -129,6 +170,38 @@ def projection_tables(p: Projection, prefix: str) -> ProjectionTables:
     return ProjectionTables(nwg, wd, files, rln, cln, rlb, kb, wab, sab)
 
 
+def _tap_parallel_tables(p: Projection, prefix: str, rom, wlo, nwg: int, wd: int, wab: int, ry, cx):
+    """Tables of sncc_synapse_tp (runtime/rtl/sncc_synapse_tp.v) for a banked sink: per input
+    row and row bank {valid, weight part, bank-local sink part}, the same per column."""
+    src, sink = p.src, p.sink
+    kh, kw = p.kernel
+    by, bx = sink.banks
+    _, wb = sink.bank_dims
+    Gs, Cg = sink.G, p.weights.shape[1]
+    sab = clog2(sink.bank_positions * Gs)
+
+    def table(per_input, nb, wstep, sstep):
+        t = np.zeros((len(per_input) * nb, 1), np.int64)
+        for y, here in enumerate(per_input):
+            for a, i in here:
+                t[y * nb + i % nb, 0] = (1 << (wab + sab)) | ((a * wstep) << sab) | ((i // nb) * sstep)
+        return t
+
+    rowt = table(ry, by, kw * nwg, wb * Gs)
+    colt = table(cx, bx, nwg, Gs)
+    chan = [[(c * kh * kw * nwg << sab) | wlo[c // Cg]] for c in range(src.C)]
+    files = {
+        f"{prefix}_w.mem": hexrows(rom, p.weight_bits),
+        f"{prefix}_rowt.mem": hexrows(rowt, 1 + wab + sab),
+        f"{prefix}_colt.mem": hexrows(colt, 1 + wab + sab),
+        f"{prefix}_chan.mem": hexrows(chan, wab + sab),
+    }
+    nb = _node_bits(src)
+    rib = max(nb["YB"], clog2(src.H * by))
+    cib = max(nb["XB"], clog2(src.W * bx))
+    return ProjectionTables(nwg, wd, files, 1, 1, 1, 1, wab, sab, tap_parallel=True, rib=rib, cib=cib)
+
+
 def gmax_tables(n: Node, prefix: str):
     src = n.src
     kh, kw = n.kernel
@@ -141,7 +214,7 @@ def gmax_tables(n: Node, prefix: str):
                 for b in range(kw):
                     r, c = i * sh + a * dh - pt, j * sw + b * dw - pl
                     if 0 <= r < src.H and 0 <= c < src.W:
-                        here.append(r * src.W + c)
+                        here.append(src.pos_index(r, c))
             starts.append((len(entries), len(here)))
             entries += here
     wlb = clog2(max(1, len(entries)))
@@ -169,13 +242,17 @@ class _Core:
         self.files: dict[str, str] = {}
         self.read_users: dict[int, list[tuple[str, str, str]]] = {}  # ram node -> (phase cond, addr, req)
         self.acc_drivers: dict[int, list[tuple[str, str, str, str]]] = {}  # node -> (valid, addr, add, clear)
+        self.par_drivers: dict[int, list[int]] = {}  # banked node -> the tap-parallel projections into it
 
     def a(self, line: str = "") -> None:
         self.o.append(line)
 
 
 def _node_bits(n: Node) -> dict:
-    return {"AB": clog2(n.words), "CB": clog2(max(n.C, n.G * n.lanes)), "YB": clog2(n.H), "XB": clog2(n.W)}
+    hb, wb = n.bank_dims
+    by, bx = n.banks
+    return {"AB": clog2(n.words), "CB": clog2(max(n.C, n.G * n.lanes)), "YB": clog2(max(n.H, hb * by)),
+            "XB": clog2(max(n.W, wb * bx))}
 
 
 @dataclass
@@ -311,10 +388,22 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
             a(f"    wire n{i}_acc_busy, n{i}_q_valid, n{i}_q_clear, n{i}_rd_valid;")
             a(f"    wire [{AB - 1}:0] n{i}_q_addr;")
             a(f"    wire [{L * AW - 1}:0] n{i}_q_add, n{i}_rd_data;")
-            a(f"    sncc_accmem #(.D({n.words}), .AB({AB}), .L({L}), .AW({AW})) n{i}_acc (")
+            if n.banked:
+                B, WPB = n.banks[0] * n.banks[1], n.bank_positions * n.G
+                a(f"    wire [{B - 1}:0] n{i}_pq_valid;")
+                a(f"    wire [{B * clog2(WPB) - 1}:0] n{i}_pq_addr;")
+                a(f"    wire [{B * L * AW - 1}:0] n{i}_pq_add;")
+                a(f"    sncc_accbanks #(.B({B}), .WPB({WPB}), .LAB({clog2(WPB)}), .AB({AB}), .BB({clog2(B)}), "
+                  f".L({L}), .AW({AW})) n{i}_acc (")
+            else:
+                a(f"    sncc_accmem #(.D({n.words}), .AB({AB}), .L({L}), .AW({AW})) n{i}_acc (")
             a(f"        .clk(clk), .rst(rst), .clear_start(ph_start && ph == S_CLEAR), .busy(n{i}_acc_busy),")
             a(f"        .req_valid(n{i}_q_valid), .req_addr(n{i}_q_addr), .req_add(n{i}_q_add), .req_clear(n{i}_q_clear),")
-            a(f"        .rd_valid(n{i}_rd_valid), .rd_data(n{i}_rd_data));")
+            if n.banked:
+                a(f"        .rd_valid(n{i}_rd_valid), .rd_data(n{i}_rd_data),")
+                a(f"        .par_valid(n{i}_pq_valid), .par_addr(n{i}_pq_addr), .par_add(n{i}_pq_add));")
+            else:
+                a(f"        .rd_valid(n{i}_rd_valid), .rd_data(n{i}_rd_data));")
         a("")
 
     # ---- input loading
@@ -431,8 +520,10 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
                                               f"ld_n[{AB}:0];" if AB + 1 < KB1 else "ld_n;"))
         else:
             a(f"    wire [{AB}:0] {limit} = {AB + 1}'d{n.words};")
+        hb, wb = n.bank_dims
         a(f"    sncc_scan #(.NW({n.words}), .NB({AB}), .L({L}), .XW({XW}), .W({n.W}), .H({n.H}), "
-          f".C({n.C}), .CB({b['CB']}), .YB({b['YB']}), .XB({b['XB']}), .ORDER({order})) n{i}_sc (")
+          f".C({n.C}), .CB({b['CB']}), .YB({b['YB']}), .XB({b['XB']}), .ORDER({order}), "
+          f".BY({n.banks[0]}), .BX({n.banks[1]}), .HB({hb}), .WB({wb})) n{i}_sc (")
         a(f"        .clk(clk), .rst(rst), .start(ph_start && ({in_phase(names)})), .limit({limit}), "
           f".busy(n{i}_sc_busy),")
         a(f"        .rd_req(n{i}_sc_req), .rd_addr(n{i}_sc_addr), .rd_valid(n{i}_sc_rvalid), .rd_data(n{i}_sc_rdata),")
@@ -464,23 +555,26 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
         XW = 1 if spike else (src.value_bits if src.kind != "sum" else src.acc_bits)
         s = acc_state[p.index]
         a(f"    // ---- p{p.index}: n{src.index} -> n{sink.index} ({', '.join(_safe(o) for o in p.ops) or 'identity'})")
-        a(f"    wire p{p.index}_ev_ready, p{p.index}_busy, p{p.index}_req_valid;")
-        a(f"    wire [{t.sab - 1}:0] p{p.index}_req_addr;")
-        a(f"    wire [{sink.lanes * sink.acc_bits - 1}:0] p{p.index}_req_add;")
-        pre = f"{c.mem}p{p.index}"
-        a(f"    sncc_synapse #(.L({sink.lanes}), .WW({p.weight_bits}), .XW({XW}), .SPIKE({int(spike)}), "
-          f".AW({sink.acc_bits}), .CB({sb['CB']}), .YB({sb['YB']}), .XB({sb['XB']}),")
-        a(f"        .NH({src.H}), .NWD({src.W}), .RLN({t.rln}), .CLN({t.cln}), .RLB({t.rlb}), "
-          f".KB({t.kb}), .WAB({t.wab}), .SAB({t.sab}), .WD({t.wd}), .NWG({t.nwg}), .NGB({clog2(t.nwg)}),")
-        a(f'        .ROWS("{pre}_rows.mem"), .COLS("{pre}_cols.mem"), .ROWL("{pre}_rowl.mem"), '
-          f'.COLL("{pre}_coll.mem"), .CHAN("{pre}_chan.mem"), .WEIGHTS("{pre}_w.mem")')
-        a(f"    ) p{p.index}_syn (")
-        a(f"        .clk(clk), .rst(rst), .ev_valid(n{src.index}_ev_valid && ph == {s}), .ev_ready(p{p.index}_ev_ready),")
-        a(f"        .ev_c(n{src.index}_ev_c), .ev_y(n{src.index}_ev_y), .ev_x(n{src.index}_ev_x), "
-          f".ev_val(n{src.index}_ev_val), .busy(p{p.index}_busy),")
-        a(f"        .req_valid(p{p.index}_req_valid), .req_addr(p{p.index}_req_addr), .req_add(p{p.index}_req_add));")
-        c.acc_drivers.setdefault(sink.index, []).append((f"p{p.index}_req_valid", f"p{p.index}_req_addr",
-                                                         f"p{p.index}_req_add", "1'b0"))
+        if t.tap_parallel:
+            _tap_parallel_engine(c, p, t, s, spike, XW)
+        else:
+            a(f"    wire p{p.index}_ev_ready, p{p.index}_busy, p{p.index}_req_valid;")
+            a(f"    wire [{t.sab - 1}:0] p{p.index}_req_addr;")
+            a(f"    wire [{sink.lanes * sink.acc_bits - 1}:0] p{p.index}_req_add;")
+            pre = f"{c.mem}p{p.index}"
+            a(f"    sncc_synapse #(.L({sink.lanes}), .WW({p.weight_bits}), .XW({XW}), .SPIKE({int(spike)}), "
+              f".AW({sink.acc_bits}), .CB({sb['CB']}), .YB({sb['YB']}), .XB({sb['XB']}),")
+            a(f"        .NH({src.H}), .NWD({src.W}), .RLN({t.rln}), .CLN({t.cln}), .RLB({t.rlb}), "
+              f".KB({t.kb}), .WAB({t.wab}), .SAB({t.sab}), .WD({t.wd}), .NWG({t.nwg}), .NGB({clog2(t.nwg)}),")
+            a(f'        .ROWS("{pre}_rows.mem"), .COLS("{pre}_cols.mem"), .ROWL("{pre}_rowl.mem"), '
+              f'.COLL("{pre}_coll.mem"), .CHAN("{pre}_chan.mem"), .WEIGHTS("{pre}_w.mem")')
+            a(f"    ) p{p.index}_syn (")
+            a(f"        .clk(clk), .rst(rst), .ev_valid(n{src.index}_ev_valid && ph == {s}), .ev_ready(p{p.index}_ev_ready),")
+            a(f"        .ev_c(n{src.index}_ev_c), .ev_y(n{src.index}_ev_y), .ev_x(n{src.index}_ev_x), "
+              f".ev_val(n{src.index}_ev_val), .busy(p{p.index}_busy),")
+            a(f"        .req_valid(p{p.index}_req_valid), .req_addr(p{p.index}_req_addr), .req_add(p{p.index}_req_add));")
+            c.acc_drivers.setdefault(sink.index, []).append((f"p{p.index}_req_valid", f"p{p.index}_req_addr",
+                                                             f"p{p.index}_req_add", "1'b0"))
         busy = [f"n{src.index}_sc_busy", f"p{p.index}_busy", f"n{sink.index}_acc_busy"]
         if src.kind == "sum":
             busy.append(f"n{src.index}_acc_busy")
@@ -498,6 +592,18 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
         adds = [f"({{{L * AW}{{{v}}}}} & {ad})" for v, _, ad, _ in ds if ad]
         a(f"    assign n{i}_q_add = " + (" | ".join(adds) or f"{L * AW}'d0") + ";")
         a(f"    assign n{i}_q_clear = " + (" || ".join(f"({v} && {cl})" for v, _, _, cl in ds) or "1'b0") + ";")
+        if n.banked:   # the bank ports: one tap-parallel engine at a time (AND-OR per bank)
+            B, sab = n.banks[0] * n.banks[1], clog2(n.bank_positions * n.G)
+            ps = c.par_drivers.get(i, [])
+            a(f"    assign n{i}_pq_valid = " + (" | ".join(f"p{k}_req_valid" for k in ps) or f"{B}'d0") + ";")
+            addr, add = [], []
+            for k in ps:
+                addr.append("{" + ", ".join(f"{{{sab}{{p{k}_req_valid[{b}]}}}}" for b in reversed(range(B)))
+                            + f"}} & p{k}_req_addr")
+                add.append("{" + ", ".join(f"{{{L * AW}{{p{k}_req_valid[{b}]}}}}" for b in reversed(range(B)))
+                           + f"}} & p{k}_req_add")
+            a(f"    assign n{i}_pq_addr = " + (" | ".join(f"({x})" for x in addr) or f"{B * sab}'d0") + ";")
+            a(f"    assign n{i}_pq_add = " + (" | ".join(f"({x})" for x in add) or f"{B * L * AW}'d0") + ";")
     a("")
 
     # ---- read ports of the maps (one reader at a time, by phase)
@@ -584,8 +690,32 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
     a("")
     return CoreInfo(verilog="\n".join(c.o), files=c.files, step_phases=[s for s, _, _ in step_phases],
                     load_phases=[s for s, _, _ in load_phases], tables=tables, memories=memories(g, tables),
-                    multipliers=sum(p.sink.lanes for p in g.projections if not p.src.spiking),
+                    multipliers=sum(p.sink.lanes * (p.sink.banks[0] * p.sink.banks[1] if tables[p.index].tap_parallel
+                                                    else 1) for p in g.projections if not p.src.spiking),
                     cycle_bound=cycle_bound(g, tables), states=states, phase_bits=SB)
+
+
+def _tap_parallel_engine(c: _Core, p: Projection, t: ProjectionTables, state: str, spike: bool, XW: int) -> None:
+    """Instantiate sncc_synapse_tp for projection p; its ports drive the sink's bank ports."""
+    a, src, sink = c.a, p.src, p.sink
+    sb = _node_bits(src)
+    B, L, AW = sink.banks[0] * sink.banks[1], sink.lanes, sink.acc_bits
+    pre = f"{c.mem}p{p.index}"
+    a(f"    wire p{p.index}_ev_ready, p{p.index}_busy;")
+    a(f"    wire [{B - 1}:0] p{p.index}_req_valid;")
+    a(f"    wire [{B * t.sab - 1}:0] p{p.index}_req_addr;")
+    a(f"    wire [{B * L * AW - 1}:0] p{p.index}_req_add;")
+    a(f"    sncc_synapse_tp #(.L({L}), .WW({p.weight_bits}), .XW({XW}), .SPIKE({int(spike)}), .AW({AW}), "
+      f".CB({sb['CB']}), .YB({sb['YB']}), .XB({sb['XB']}),")
+    a(f"        .NH({src.H}), .NWD({src.W}), .BY({sink.banks[0]}), .BX({sink.banks[1]}), .RIB({t.rib}), "
+      f".CIB({t.cib}), .WAB({t.wab}), .SAB({t.sab}), .WD({t.wd}), .NWG({t.nwg}), .NGB({clog2(t.nwg)}),")
+    a(f'        .ROWT("{pre}_rowt.mem"), .COLT("{pre}_colt.mem"), .CHAN("{pre}_chan.mem"), .WEIGHTS("{pre}_w.mem")')
+    a(f"    ) p{p.index}_syn (")
+    a(f"        .clk(clk), .rst(rst), .ev_valid(n{src.index}_ev_valid && ph == {state}), .ev_ready(p{p.index}_ev_ready),")
+    a(f"        .ev_c(n{src.index}_ev_c), .ev_y(n{src.index}_ev_y), .ev_x(n{src.index}_ev_x), "
+      f".ev_val(n{src.index}_ev_val), .busy(p{p.index}_busy),")
+    a(f"        .req_valid(p{p.index}_req_valid), .req_addr(p{p.index}_req_addr), .req_add(p{p.index}_req_add));")
+    c.par_drivers.setdefault(sink.index, []).append(p.index)
 
 
 def memories(g: HardwareGraph, tables: dict) -> list[dict]:
@@ -598,7 +728,10 @@ def memories(g: HardwareGraph, tables: dict) -> list[dict]:
         if n.kind in ("encoder", "if", "gmax"):
             out.append({"name": f"n{n.index} spikes", "depth": n.words, "width": L})
         if n.kind in ("if", "readout", "sum"):
-            out.append({"name": f"n{n.index} current", "depth": n.words, "width": L * n.acc_bits})
+            B = n.banks[0] * n.banks[1]
+            for b in range(B):
+                out.append({"name": f"n{n.index} current" + (f" bank {b}" if B > 1 else ""),
+                            "depth": n.words // B, "width": L * n.acc_bits})
         if n.kind == "if":
             out.append({"name": f"n{n.index} membranes", "depth": n.words, "width": L * n.vbits})
         if n.kind == "readout":
@@ -607,7 +740,10 @@ def memories(g: HardwareGraph, tables: dict) -> list[dict]:
             out.append({"name": f"n{n.index} counts", "depth": n.src.words, "width": L * n.count_bits})
     for p in g.projections:
         t = tables[p.index]
-        out.append({"name": f"p{p.index} weights", "depth": t.wd, "width": p.sink.lanes * p.weight_bits})
+        copies = p.sink.banks[0] * p.sink.banks[1] if t.tap_parallel else 1   # one per port
+        for k in range(copies):
+            out.append({"name": f"p{p.index} weights" + (f" copy {k}" if copies > 1 else ""), "depth": t.wd,
+                        "width": p.sink.lanes * p.weight_bits})
     return out
 
 
@@ -619,7 +755,7 @@ def cycle_bound(g: HardwareGraph, tables: dict) -> int:
     on what any input can take (the co-simulation checks it)."""
     def acc(p):
         t = tables[p.index]
-        reach = _max_reach(p)
+        reach = 1 if t.tap_parallel else _max_reach(p)
         return p.src.words + p.src.size * reach * t.nwg + PHASE_OVERHEAD
 
     total = 2 + max([n.words for n in g.nodes] + [1]) + PHASE_OVERHEAD + g.input.size + PHASE_OVERHEAD
@@ -695,7 +831,7 @@ def describe_nodes(g: HardwareGraph, info: CoreInfo) -> list[dict]:
         mems.setdefault(mm["name"].split()[0], []).append(mm)
     for n in g.nodes:
         row = {"node": f"n{n.index}", "kind": n.kind, "model_name": n.source_name, "shape": [n.C, n.H, n.W],
-               "lanes": n.lanes, "words": n.words,
+               "lanes": n.lanes, "banks": list(n.banks), "words": n.words,
                "memory_kbits": round(sum(mm["depth"] * mm["width"] for mm in mems.get(f"n{n.index}", [])) / 1024, 1)}
         if n.kind in ("if", "readout", "sum"):
             row["current_bits"] = n.acc_bits
@@ -705,6 +841,7 @@ def describe_nodes(g: HardwareGraph, info: CoreInfo) -> list[dict]:
                               "dilations": list(p.dilations), "groups": p.groups, "weight_bits": p.weight_bits,
                               "weight_kbits": round(info.tables[p.index].wd * p.sink.lanes * p.weight_bits / 1024, 1),
                               "words_per_tap": info.tables[p.index].nwg, "multiplies": not p.src.spiking,
+                              "tap_parallel": info.tables[p.index].tap_parallel,
                               "ops": p.ops} for p in n.projections]
         if n.kind == "if":
             row.update({"membrane_bits": n.vbits, "reset": n.reset, "may_saturate": n.may_saturate,

@@ -2,7 +2,12 @@
 
 The IR is compiled op by op, not pattern-matched. Every value the hardware has to *store* is
 a **node**, a tensor [C, H, W] kept in memory with `lanes` channels side by side (word
-`pos * G + g`, lane `j` holds channel `g * lanes + j` at position `pos = y * W + x`):
+`pos * G + g`, lane `j` holds channel `g * lanes + j` at position `pos`). Positions are
+row-major (`pos = y * W + x`) unless the node is **banked** (`banks = (BY, BX)`): then its
+memories are BY*BX banks, bank `(y % BY) * BX + x % BX` holding positions
+`(y // BY) * ceil(W / BX) + x // BX`, so that the outputs one event reaches lie in distinct
+banks and a tap-parallel engine updates them all in one cycle (`Node.pos_index`; positions
+past the edge are holes that nothing reads):
 
     input    the input integers (constant encoding: read as value events)
     encoder  rate encoding: the input's spikes at the current step
@@ -96,6 +101,8 @@ class Node:
     count_bits: int = 0
     # encoder
     seed: int = 0
+    # memory layout: (BY, BX) banks by output row/column (see the module docstring)
+    banks: tuple[int, int] = (1, 1)
 
     @property
     def constant(self) -> bool:
@@ -103,8 +110,31 @@ class Node:
         return self.kind == "input" or (self.kind == "sum" and self.static)
 
     @property
+    def banked(self) -> bool:
+        return self.banks != (1, 1)
+
+    @property
+    def bank_dims(self) -> tuple[int, int]:
+        """Rows and columns of positions in one bank."""
+        by, bx = self.banks
+        return -(-self.H // by), -(-self.W // bx)
+
+    @property
+    def bank_positions(self) -> int:
+        hb, wb = self.bank_dims
+        return hb * wb
+
+    @property
     def P(self) -> int:
-        return self.H * self.W
+        """Stored positions (holes of a banked layout included)."""
+        by, bx = self.banks
+        return by * bx * self.bank_positions
+
+    def pos_index(self, y: int, x: int) -> int:
+        """The stored position of element (y, x) (row-major unless banked)."""
+        by, bx = self.banks
+        _, wb = self.bank_dims
+        return ((y % by) * bx + x % bx) * self.bank_positions + (y // by) * wb + x // bx
 
     @property
     def G(self) -> int:
@@ -116,7 +146,7 @@ class Node:
 
     @property
     def size(self) -> int:
-        return self.C * self.P
+        return self.C * self.H * self.W
 
 
 @dataclass

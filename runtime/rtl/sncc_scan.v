@@ -3,7 +3,10 @@
 // The tensor [C, H, W] is stored as NW words of L lanes x XW bits, read through a port whose
 // data return in order, a fixed number of cycles after the request (rd_valid). Word order ORDER = 0: word
 // (y*W + x)*G + g with G = ceil(C/L), lane j = channel g*L + j (a layer's own layout); ORDER = 1 (L = 1 only):
-// word c*H*W + y*W + x (C order, the input's layout). After `start` every nonzero lane becomes
+// word c*H*W + y*W + x (C order, the input's layout). A banked layout (ORDER 0 with BY x BX
+// banks, backends/fpga/graph.py `Node.pos_index`) walks bank by bank, each bank's positions
+// (y, x) = (yy*BY + rb, xx*BX + cb) row-major; positions past the edge are holes and give no
+// events. After `start` every nonzero lane becomes
 // one event (c, y, x, value), lowest lane first, one per accepted transfer: consumers see only
 // the elements that spiked (or, for values, that are not zero). A word with nothing costs one
 // cycle; up to 4 words are fetched ahead. Only words below `limit` are read: the input can be
@@ -21,7 +24,11 @@ module sncc_scan #(
     parameter integer CB = 1,      // bits of c
     parameter integer YB = 1,      // bits of y
     parameter integer XB = 1,      // bits of x
-    parameter integer ORDER = 0
+    parameter integer ORDER = 0,
+    parameter integer BY = 1,      // banks (ORDER 0): rows ...
+    parameter integer BX = 1,      // ... and columns
+    parameter integer HB = H,      // positions of a bank: rows ...
+    parameter integer WB = W       // ... and columns
 ) (
     input  wire            clk,
     input  wire            rst,
@@ -45,13 +52,20 @@ module sncc_scan #(
     localparam [XB-1:0] WL1 = W[XB-1:0] - 1'b1;
     localparam [YB-1:0] HL1 = H[YB-1:0] - 1'b1;
     localparam [NB:0] NWL = NW[NB:0];
+    localparam [YB-1:0] BYL = BY[YB-1:0];
+    localparam [XB-1:0] BXL = BX[XB-1:0];
+    localparam [YB-1:0] HBL1 = HB[YB-1:0] - 1'b1;
+    localparam [XB-1:0] WBL1 = WB[XB-1:0] - 1'b1;
+    localparam [XB-1:0] BXL1 = BX[XB-1:0] - 1'b1;
+    localparam [YB:0] HH = H[YB:0];
+    localparam [XB:0] WW = W[XB:0];
 
     // ---- issue: word addresses in order, with the coordinates of each word
     reg            active;
     reg [NB:0]     issued;
     reg [CB-1:0]   ic;          // channel of lane 0 of the issued word
-    reg [YB-1:0]   iy;
-    reg [XB-1:0]   ix;
+    reg [YB-1:0]   iy, iyy, irb;   // position (absolute; in the bank; the bank's row) ...
+    reg [XB-1:0]   ix, ixx, icb;   // ... and the same for columns
     reg [2:0]      inflight;    // requests whose data have not returned
     reg [2:0]      count;       // words in the FIFO
     wire           more = (issued != NWL);
@@ -61,11 +75,12 @@ module sncc_scan #(
     assign rd_addr = issued[NB-1:0];
 
     // coordinate FIFO (written at issue) and data FIFO (written at return); both in order
-    reg [CB+YB+XB-1:0] cfifo [0:3];
+    reg [CB+YB+XB:0] cfifo [0:3];    // {hole, c, y, x}
     reg [L*XW-1:0]     dfifo [0:3];
     reg [1:0] cw, cr, dw;
+    wire hole = ({1'b0, iy} >= HH) || ({1'b0, ix} >= WW);
     always @(posedge clk) begin
-        if (can_issue) cfifo[cw] <= {ic, iy, ix};
+        if (can_issue) cfifo[cw] <= {hole, ic, iy, ix};
         if (rd_valid) dfifo[dw] <= rd_data;
     end
 
@@ -76,6 +91,7 @@ module sncc_scan #(
     reg [YB-1:0]   cy;
     reg [XB-1:0]   cx;
     reg [L-1:0]    nz;
+    wire           chole = cfifo[cr][CB+YB+XB];
     integer i;
     always @* begin
         for (i = 0; i < L; i = i + 1) nz[i] = (dfifo[cr][i*XW +: XW] != {XW{1'b0}});
@@ -94,10 +110,12 @@ module sncc_scan #(
             active <= 1'b0; issued <= {(NB+1){1'b0}}; inflight <= 3'd0; count <= 3'd0;
             cw <= 2'd0; cr <= 2'd0; dw <= 2'd0; pend <= {L{1'b0}};
             ic <= {CB{1'b0}}; iy <= {YB{1'b0}}; ix <= {XB{1'b0}};
+            iyy <= {YB{1'b0}}; ixx <= {XB{1'b0}}; irb <= {YB{1'b0}}; icb <= {XB{1'b0}};
         end else if (start) begin
             active <= 1'b1; issued <= {(NB+1){1'b0}}; inflight <= 3'd0; count <= 3'd0;
             cw <= 2'd0; cr <= 2'd0; dw <= 2'd0; pend <= {L{1'b0}};
             ic <= {CB{1'b0}}; iy <= {YB{1'b0}}; ix <= {XB{1'b0}};
+            iyy <= {YB{1'b0}}; ixx <= {XB{1'b0}}; irb <= {YB{1'b0}}; icb <= {XB{1'b0}};
         end else if (active) begin
             if (can_issue) begin
                 issued <= issued + 1'b1;
@@ -105,8 +123,17 @@ module sncc_scan #(
                 if (ORDER == 0) begin
                     if ({1'b0, ic} + LC >= CC) begin
                         ic <= {CB{1'b0}};
-                        if (ix == WL1) begin ix <= {XB{1'b0}}; iy <= iy + 1'b1; end
-                        else ix <= ix + 1'b1;
+                        if (ixx == WBL1) begin
+                            ixx <= {XB{1'b0}};
+                            if (iyy == HBL1) begin
+                                iyy <= {YB{1'b0}};
+                                if (icb == BXL1) begin
+                                    icb <= {XB{1'b0}}; irb <= irb + 1'b1; iy <= irb + 1'b1; ix <= {XB{1'b0}};
+                                end else begin
+                                    icb <= icb + 1'b1; iy <= irb; ix <= icb + 1'b1;
+                                end
+                            end else begin iyy <= iyy + 1'b1; iy <= iy + BYL; ix <= icb; end
+                        end else begin ixx <= ixx + 1'b1; ix <= ix + BXL; end
                     end else ic <= ic + LC[CB-1:0];
                 end else begin
                     if (ix == WL1) begin
@@ -121,8 +148,8 @@ module sncc_scan #(
             count <= count + {2'd0, rd_valid} - {2'd0, pop};
             if (pop) begin
                 cur <= dfifo[cr];
-                pend <= nz;
-                {cc, cy, cx} <= cfifo[cr];
+                pend <= chole ? {L{1'b0}} : nz;
+                {cc, cy, cx} <= cfifo[cr][CB+YB+XB-1:0];
                 cr <= cr + 1'b1;
             end else if (take) pend <= pend_next;
             if (!more && inflight == 3'd0 && count == 3'd0 && !can_issue && !rd_valid &&
