@@ -28,6 +28,7 @@ STATIC_RTL = ["sncc_ram.v", "sncc_accmem.v", "sncc_accbanks.v", "sncc_scan.v", "
 STATIC_RATE = ["sncc_encoder.v"]
 ZERO = "1'b0"
 MAX_WEIGHT_WORDS = 1 << 25   # weight slots (lanes included); the largest Artix-7 holds 13 Mbit of block RAM
+LUT_MULTIPLY_BITS = 4        # values this narrow are multiplied by shift-adds in logic, wider ones on DSPs
 MAX_BANKS = 25               # tap-parallel engines serve kernels up to 5x5 (25 ports)
 
 
@@ -503,7 +504,7 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
             continue
         i, b = n.index, _node_bits(n)
         AB, L = b["AB"], n.lanes
-        XW = 1 if n.spiking else (n.value_bits if n.kind != "sum" else n.acc_bits)
+        XW = _value_bits(n)
         names = sorted({acc_state[p.index] for p in ps})
         a(f"    // ---- n{i} -> events (read in {', '.join(names)})")
         a(f"    wire n{i}_sc_busy, n{i}_sc_req, n{i}_ev_valid, n{i}_ev_ready, n{i}_sc_rvalid;")
@@ -552,7 +553,7 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
         t = tables[p.index] = projection_tables(p, f"p{p.index}")
         c.files.update(t.files)
         spike = src.spiking
-        XW = 1 if spike else (src.value_bits if src.kind != "sum" else src.acc_bits)
+        XW = _value_bits(src)
         s = acc_state[p.index]
         a(f"    // ---- p{p.index}: n{src.index} -> n{sink.index} ({', '.join(_safe(o) for o in p.ops) or 'identity'})")
         if t.tap_parallel:
@@ -690,9 +691,21 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
     a("")
     return CoreInfo(verilog="\n".join(c.o), files=c.files, step_phases=[s for s, _, _ in step_phases],
                     load_phases=[s for s, _, _ in load_phases], tables=tables, memories=memories(g, tables),
-                    multipliers=sum(p.sink.lanes * (p.sink.banks[0] * p.sink.banks[1] if tables[p.index].tap_parallel
-                                                    else 1) for p in g.projections if not p.src.spiking),
+                    multipliers=sum(_dsp_multipliers(p, tables[p.index]) for p in g.projections),
                     cycle_bound=cycle_bound(g, tables), states=states, phase_bits=SB)
+
+
+def _value_bits(src: Node) -> int:
+    """Bits of the values a node's events carry (1 for spikes)."""
+    return 1 if src.spiking else (src.value_bits if src.kind != "sum" else src.acc_bits)
+
+
+def _dsp_multipliers(p: Projection, t: ProjectionTables) -> int:
+    """Multipliers of projection p that want a DSP: one per lane and port, for values wider
+    than LUT_MULTIPLY_BITS (spikes select, narrow values shift and add)."""
+    if p.src.spiking or (t.tap_parallel and _value_bits(p.src) <= LUT_MULTIPLY_BITS):
+        return 0
+    return p.sink.lanes * (p.sink.banks[0] * p.sink.banks[1] if t.tap_parallel else 1)
 
 
 def _tap_parallel_engine(c: _Core, p: Projection, t: ProjectionTables, state: str, spike: bool, XW: int) -> None:
@@ -705,7 +718,8 @@ def _tap_parallel_engine(c: _Core, p: Projection, t: ProjectionTables, state: st
     a(f"    wire [{B - 1}:0] p{p.index}_req_valid;")
     a(f"    wire [{B * t.sab - 1}:0] p{p.index}_req_addr;")
     a(f"    wire [{B * L * AW - 1}:0] p{p.index}_req_add;")
-    a(f"    sncc_synapse_tp #(.L({L}), .WW({p.weight_bits}), .XW({XW}), .SPIKE({int(spike)}), .AW({AW}), "
+    a(f"    sncc_synapse_tp #(.L({L}), .WW({p.weight_bits}), .XW({XW}), .SPIKE({int(spike)}), "
+      f".LUTMUL({int(XW <= LUT_MULTIPLY_BITS)}), .AW({AW}), "
       f".CB({sb['CB']}), .YB({sb['YB']}), .XB({sb['XB']}),")
     a(f"        .NH({src.H}), .NWD({src.W}), .BY({sink.banks[0]}), .BX({sink.banks[1]}), .RIB({t.rib}), "
       f".CIB({t.cib}), .WAB({t.wab}), .SAB({t.sab}), .WD({t.wd}), .NWG({t.nwg}), .NGB({clog2(t.nwg)}),")

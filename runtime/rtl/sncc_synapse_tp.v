@@ -25,6 +25,7 @@ module sncc_synapse_tp #(
     parameter integer WW = 8,       // weight bits
     parameter integer XW = 1,       // value bits
     parameter integer SPIKE = 1,
+    parameter integer LUTMUL = 0,   // values of a few bits: w * value as shift-adds in logic, not a DSP
     parameter integer AW = 16,      // sink accumulator bits
     parameter integer CB = 1, parameter integer YB = 1, parameter integer XB = 1,
     parameter integer NH = 1,       // source height
@@ -142,7 +143,7 @@ module sncc_synapse_tp #(
                     o1 <= on; o2 <= o1; o3 <= o2;
                 end
                 // w * value fits the sink's AW bits exactly (quantize's worst case, spec/ir.md 6)
-                integer j;
+                integer j, m;
                 reg [L*AW-1:0] add;
                 reg signed [WW-1:0] wl;
                 /* verilator lint_off UNUSEDSIGNAL */
@@ -152,6 +153,14 @@ module sncc_synapse_tp #(
                     for (j = 0; j < L; j = j + 1) begin
                         wl = wq3[j*WW +: WW];
                         if (SPIKE != 0) prod = {{(PW-WW){wl[WW-1]}}, wl};
+                        else if (LUTMUL != 0) begin     // two's complement value: the top bit weighs -2^(XW-1)
+                            prod = {PW{1'b0}};
+                            for (m = 0; m < XW; m = m + 1)
+                                if (x3[m]) begin
+                                    if (m == XW - 1) prod = prod - ({{(PW-WW){wl[WW-1]}}, wl} << m);
+                                    else prod = prod + ({{(PW-WW){wl[WW-1]}}, wl} << m);
+                                end
+                        end
                         else prod = {{(PW-WW){wl[WW-1]}}, wl} * {{(PW-XW){x3[XW-1]}}, x3};
                         add[j*AW +: AW] = prod[AW-1:0];
                     end
