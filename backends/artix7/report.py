@@ -149,22 +149,27 @@ def markdown(rep: dict) -> str:
     o.append("The network as the core stores it (backends/fpga/graph.py): every node a tensor kept in memory, "
              "every projection an event-driven convolution into a node's current (dense layers are convolutions "
              "over their whole input, pools depthwise all-ones kernels; `mul`, `add` and `concat` folded into "
-             "the weights).")
+             "the weights). A banked node (banks rows x columns) keeps its current in that many memories, "
+             "so that the outputs an event reaches lie in distinct banks: its projections are tap-parallel, one "
+             "cycle per event and word whatever the kernel.")
     o.append("")
-    o.append("| node | kind | shape | lanes | memory | current | membrane / sum | reads |")
-    o.append("|---|---|---|---|---|---|---|---|")
+    o.append("| node | kind | shape | lanes | banks | memory | current | membrane / sum | reads |")
+    o.append("|---|---|---|---|---|---|---|---|---|")
     for r in rep["layers"]:
         reads = "; ".join(f"{q['projection']} from {q['from']}: {q['kernel'][0]}x{q['kernel'][1]}"
                           f"{' /' + str(q['strides'][0]) if q['strides'] != [1, 1] else ''}"
                           f"{' g' + str(q['groups']) if q['groups'] > 1 else ''}, {q['weight_bits']}-bit weights "
-                          f"({q['weight_kbits']} Kbit){', multiplies' if q['multiplies'] else ''}"
+                          f"({q['weight_kbits']} Kbit{' x ' + str(q['weight_copies']) if q.get('weight_copies', 1) > 1 else ''})"
+                          f"{', multiplies' if q['multiplies'] else ''}"
+                          f"{', tap-parallel' if q.get('tap_parallel') else ''}"
                           for q in r.get("inputs", [])) or r.get("reads", "-")
         memb = (f"{r['membrane_bits']} bits, {r['reset']}" if "membrane_bits" in r else
                 f"{r['readout_bits']} bits" if "readout_bits" in r else
                 f"counts {r['count_bits']} bits" if "count_bits" in r else "-")
         cur = f"{r['current_bits']} bits" + (" (once)" if r.get("time_invariant_current") else "") \
             if "current_bits" in r else "-"
-        o.append(f"| {r['node']} | {r['kind']} | {'x'.join(map(str, r['shape']))} | {r['lanes']} | "
+        banks = "x".join(map(str, r.get("banks", [1, 1])))
+        o.append(f"| {r['node']} | {r['kind']} | {'x'.join(map(str, r['shape']))} | {r['lanes']} | {banks} | "
                  f"{r['memory_kbits']} Kbit | {cur} | {memb} | {reads} |")
     o.append("")
     o.append("Names in the generated files are derived from the nodes' indices; the model's own names:")

@@ -5,7 +5,8 @@ Schedule (one inference): CLEAR (every accumulator and count memory to zero) -> 
 input integers stream into the input memory, C order) -> the time-invariant projections once
 (constant encoding: the first layer's current) -> T timesteps, each running the nodes in
 topological order: the encoder (rate), every projection into a node (ACC: its source's
-scanner feeds the projection's synapse engine, which accumulates into the node's current),
+scanner feeds the projection's synapse engine, which accumulates into the node's current;
+into a banked node the engine is tap-parallel: every output an event reaches in one cycle),
 then the node's own step (IF/readout PASS, or the gated max pool's UPD and SEL) -> OUT (the
 readout's integers and their argmax stream out). One phase runs at a time; a phase ends
 when every unit it started is idle, pipelines drained.
@@ -854,6 +855,8 @@ def describe_nodes(g: HardwareGraph, info: CoreInfo) -> list[dict]:
                               "kernel": list(p.kernel), "strides": list(p.strides), "pads": list(p.pads),
                               "dilations": list(p.dilations), "groups": p.groups, "weight_bits": p.weight_bits,
                               "weight_kbits": round(info.tables[p.index].wd * p.sink.lanes * p.weight_bits / 1024, 1),
+                              "weight_copies": (p.sink.banks[0] * p.sink.banks[1] if info.tables[p.index].tap_parallel
+                                                else 1),
                               "words_per_tap": info.tables[p.index].nwg, "multiplies": not p.src.spiking,
                               "tap_parallel": info.tables[p.index].tap_parallel,
                               "ops": p.ops} for p in n.projections]
