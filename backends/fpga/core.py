@@ -319,7 +319,24 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
     overlap = bool(load_phases) and load_phases[0][2].src is inp
     if overlap:
         load_phases[0] = ("S_LOAD",) + load_phases[0][1:]
+    # a projection that reads the spikes a phase is writing runs in that phase: its scanner
+    # follows the writer (words are written once each, in address order), so the encoder's or
+    # the IF layer's pass and the next layer's accumulation overlap
+    streams: dict[int, str] = {}          # node -> the phase that writes its map while it is read
+    fused: dict[int, str] = {}            # projection -> that phase
+    k = 0
+    while k + 1 < len(step_phases):
+        s0, n0, _ = step_phases[k]
+        p1 = step_phases[k + 1][2]
+        writes = s0.startswith("S_ENC") or (s0.startswith("S_PASS") and n0.kind == "if")
+        if writes and p1 is not None and p1.src is n0 and n0.index not in streams:
+            streams[n0.index] = s0
+            fused[p1.index] = s0
+            del step_phases[k + 1]
+        else:
+            k += 1
     acc_state = {p.index: s for s, _, p in load_phases + step_phases if p is not None}
+    acc_state.update(fused)
     states = (["S_IDLE", "S_CLEAR", "S_LOAD"] + [s for s, _, _ in load_phases if s != "S_LOAD"]
               + [s for s, _, _ in step_phases] + ["S_OUT"])
     SB = clog2(len(states))
@@ -520,6 +537,10 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
         if n is inp:   # the input may be scanned while it streams in: only the words loaded so far
             a(f"    wire [{AB}:0] {limit} = " + (f"{{{AB + 1 - KB1}'d0, ld_n}};" if AB + 1 > KB1 else
                                               f"ld_n[{AB}:0];" if AB + 1 < KB1 else "ld_n;"))
+        elif i in streams:   # scanned while its phase writes it: only the words written so far
+            a(f"    reg [{AB}:0] n{i}_wn;")
+            a(f"    always @(posedge clk) n{i}_wn <= (rst || ph_start) ? {AB + 1}'d0 : n{i}_wn + {{{AB}'d0, n{i}_we}};")
+            a(f"    wire [{AB}:0] {limit} = (ph == {streams[i]}) ? n{i}_wn : {AB + 1}'d{n.words};")
         else:
             a(f"    wire [{AB}:0] {limit} = {AB + 1}'d{n.words};")
         hb, wb = n.bank_dims
@@ -580,7 +601,7 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
         busy = [f"n{src.index}_sc_busy", f"p{p.index}_busy", f"n{sink.index}_acc_busy"]
         if src.kind == "sum":
             busy.append(f"n{src.index}_acc_busy")
-        busy_of[s] = busy
+        busy_of.setdefault(s, []).extend(busy)
         a("")
 
     # ---- request ports of the accumulator memories (one driver at a time: AND-OR)
