@@ -81,7 +81,12 @@ def _compile_parser() -> argparse.ArgumentParser:
     fpga.add_argument("--board", default=None,
                       help="arty-a7-35, arty-a7-100 (default), basys3, nexys-a7-100: board top, UART, XDC")
     fpga.add_argument("--part", help="any Artix-7 part (e.g. xc7a200tfbg676-2), instead of --board: a core-only build")
-    fpga.add_argument("--lanes", type=int, default=16, help="parallel lanes per layer engine (default 16)")
+    fpga.add_argument("--lanes", type=int, default=None,
+                      help="output channels every engine updates per cycle, all layers alike (default 16)")
+    fpga.add_argument("--target-fps", type=float, default=None, metavar="N",
+                      help="pick lanes per layer instead: the fewest that reach N inferences/s at the board "
+                           "clock by the cycle model (report.md compares it with the simulation), or the most "
+                           "that fit the part")
     fpga.add_argument("--test-vectors", type=int, default=100, metavar="N",
                       help="testbench vectors (default 100), from --test-input, else from the calibration data")
     fpga.add_argument("--test-input", metavar="X.npy", help="held-out test inputs for the testbench vectors "
@@ -287,8 +292,12 @@ def _build_artix7(args, module, calib) -> int:
 
     if not args.output:
         raise SnccError("--target artix7 writes a project folder: give -o DIR")
-    if args.lanes < 1:
+    if args.lanes is not None and args.target_fps is not None:
+        raise SnccError("--lanes and --target-fps both set the lanes: give one of them")
+    if args.lanes is not None and args.lanes < 1:
         raise SnccError(f"--lanes must be at least 1, got {args.lanes}")
+    if args.target_fps is not None and not 0 < args.target_fps < 1e9:
+        raise SnccError(f"--target-fps must be a positive number of inferences per second, got {args.target_fps:g}")
     if args.test_vectors < 1:
         raise SnccError(f"--test-vectors must be at least 1, got {args.test_vectors}")
     if args.test_labels and not args.test_input:
@@ -309,7 +318,8 @@ def _build_artix7(args, module, calib) -> int:
               "(pip install 'sncc[fpga]')", file=sys.stderr)
     if sim.yosys_exe() is None and not args.no_synth:
         print("sncc: warning: Yosys is not installed: no resource estimate (pip install 'sncc[fpga]')", file=sys.stderr)
-    rep = artix7.build(module, args.output, board=args.board, part=args.part, lanes=args.lanes, vectors=vectors,
+    rep = artix7.build(module, args.output, board=args.board, part=args.part, lanes=args.lanes or 16,
+                       target_fps=args.target_fps, vectors=vectors,
                        labels=labels, n_vectors=args.test_vectors, synth=False if args.no_synth else None, verbose=True)
     if args.time_passes:
         print("artix7 backend stages:", file=sys.stderr)

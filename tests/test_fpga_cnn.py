@@ -128,8 +128,33 @@ def test_rtl_bit_exact(tmp_path, name, make, size, kw, lanes):
     assert v["lint"] is True, v.get("lint_messages")
     perf = rep["performance"]
     assert 0 < perf["cycles_min"] <= perf["cycles_max"] <= perf["cycles_bound"]
+    # the cycle model (the events it counts are the integer model's, or assumed for rate
+    # encoding) lands within a factor of two of the simulation
+    model = rep["cycles_model"]["total"]
+    assert 0.5 < model / perf["cycles_mean"] < 2.0, (model, perf["cycles_mean"])
     kinds = {r["kind"] for r in rep["layers"]}
     assert {"input", "if", "readout"} <= kinds
     # the report lists each node's memory and what it reads
     md = (tmp_path / name / "report.md").read_text()
     assert "## Nodes" in md and "| n0 | input |" in md
+
+
+def test_lanes_for_a_target_fps():
+    """FINN-style folding: the fewest lanes per node whose modelled throughput meets the target;
+    more lanes for a higher target; the fit check caps it."""
+    from sncc.backends.fpga import core, cycles
+
+    torch.manual_seed(2)
+    x = images(24, 12, seed=3)
+    m = quantized(benchmark_style_cnn(), x[:16])
+    g = build_graph(m)
+    core.assign_lanes(g, 1)
+    ev = cycles.activity(g, quantize_input(x, m.inputs[0].type).reshape(len(x), -1))
+    slow = cycles.fps(g, ev, 100e6)
+    lo = cycles.choose_lanes(g, ev, 2 * slow, 100e6, lambda trial: True)
+    hi = cycles.choose_lanes(g, ev, 1e9, 100e6, lambda trial: True)
+    assert cycles.fps(g, ev, 100e6, lo) >= 2 * slow
+    assert all(lo[i] <= hi[i] for i in lo) and sum(hi.values()) > sum(lo.values())
+    assert max(hi[n.index] - n.C for n in g.nodes if n.kind not in ("input", "encoder", "gmax")) <= 0
+    capped = cycles.choose_lanes(g, ev, 1e9, 100e6, lambda trial: max(trial.values()) <= 2)
+    assert max(capped.values()) <= 2

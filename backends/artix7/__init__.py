@@ -143,8 +143,35 @@ class _Stages:
         self.t = now
 
 
+def _lanes_for_fps(g: HardwareGraph, module, x: np.ndarray, target_fps: float, clock_hz: int, dev) -> dict:
+    """Lanes per node for `target_fps` (backends/fpga/cycles.py), within the part's block RAM
+    and DSPs; the events per step are measured on the test vectors."""
+    from sncc.backends.fpga import cycles
+    from sncc.interpreter import quantize_input
+
+    if not isinstance(target_fps, (int, float)) or isinstance(target_fps, bool) or not 0 < target_fps < 1e9:
+        raise SnccError(f"artix7: target_fps must be a positive number of inferences per second, got {target_fps!r}")
+    events = cycles.activity(g, quantize_input(x[:32], module.inputs[0].type).reshape(min(len(x), 32), -1))
+
+    def fits(trial: dict) -> bool:
+        fcore.assign_lanes(g, trial)
+        a = rpt.analytic(fcore.core_verilog(g))
+        return a["bram36"] <= dev.bram36 and a["dsp"] <= dev.dsp
+
+    return cycles.choose_lanes(g, events, float(target_fps), clock_hz, fits, MAX_LANES)
+
+
+def _cycle_model(g: HardwareGraph, module, x: np.ndarray) -> dict:
+    """The cycle model's estimate per phase for the test vectors (backends/fpga/cycles.py)."""
+    from sncc.backends.fpga import cycles
+    from sncc.interpreter import quantize_input
+
+    events = cycles.activity(g, quantize_input(x[:32], module.inputs[0].type).reshape(min(len(x), 32), -1))
+    return {k: round(v, 1) for k, v in cycles.estimate(g, events).items()}
+
+
 def build(module, out_dir, *, board: str | None = None, part: str | None = None, lanes: int = 16,
-          vectors=None, n_vectors: int = 100, labels=None, baud: int = DEFAULT_BAUD, synth: bool | None = None,
+          target_fps: float | None = None, vectors=None, n_vectors: int = 100, labels=None, baud: int = DEFAULT_BAUD, synth: bool | None = None,
           simulate_rtl: bool | None = None, check_lint: bool | None = None, verbose: bool = False) -> dict:
     """Generate the Artix-7 project for a quantized spiking network into `out_dir`; returns the report.
 
@@ -154,7 +181,9 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
 
     board: one of BOARDS; default (neither board nor part): arty-a7-100.
     part: any Artix-7 part, alone: a core-only build for it (with a board: must be the board's part).
-    lanes: output channels each engine updates per cycle (1..64).
+    lanes: output channels each engine updates per cycle (1..64), every node alike.
+    target_fps: instead, lanes per node: the fewest that reach this many inferences/s at the
+      board clock by the cycle model (backends/fpga/cycles.py), or the most that fit the part.
     vectors: test inputs (floats, [N, *input_shape]); the first `n_vectors` become the
       testbench's vectors with the reference's expected outputs. None: random inputs over the
       calibrated range.
@@ -167,14 +196,17 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
     b, part_name, dev, clock_hz = _target(board, part)
     if not isinstance(baud, int) or baud <= 0 or clock_hz // baud < 4:
         raise SnccError(f"artix7: bad UART baud rate {baud!r}")
+    if not isinstance(n_vectors, int) or n_vectors < 1:
+        raise SnccError(f"artix7: n_vectors must be >= 1, got {n_vectors!r}")
+    x = _as_batch(module, vectors)[:n_vectors] if vectors is not None else _default_vectors(module, n_vectors)
+    if target_fps is not None:
+        fcore.assign_lanes(g, _lanes_for_fps(g, module, x, target_fps, clock_hz, dev))
+        lanes = max(n.lanes for n in g.nodes)
     info = fcore.core_verilog(g)
     ana = rpt.analytic(info)
     rpt.check_fit(g, info, dev, part_name, {"bram36": ana["bram36"], "dsp": ana["dsp"]},
                   "estimated from the memories", lanes)
     check_output_dir(out_dir, GENERATOR_FAMILY)
-    if not isinstance(n_vectors, int) or n_vectors < 1:
-        raise SnccError(f"artix7: n_vectors must be >= 1, got {n_vectors!r}")
-    x = _as_batch(module, vectors)[:n_vectors] if vectors is not None else _default_vectors(module, n_vectors)
     if labels is not None:
         labels = np.asarray(labels).reshape(-1)
         if len(labels) < len(x):
@@ -234,13 +266,15 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
             "network": {"name": iface.name, "T": iface.T, "inputs": iface.K, "input_shape": list(iface.input_shape),
                         "input_type": iface.input_type, "encoding": iface.encoding, "seed": iface.seed,
                         "outputs": iface.N_out, "output_type": iface.output_type, "output_bits": iface.OW,
-                        "output_frac": iface.out_frac, "readout": iface.readout, "lanes": lanes},
+                        "output_frac": iface.out_frac, "readout": iface.readout, "lanes": lanes,
+                        "target_fps": target_fps},
             "layers": fcore.describe_nodes(g, info),
             "schedule": {"load": info.load_phases, "per_timestep": info.step_phases},
             "capacity": rpt.capacity(dev),
             "analytic": {"bram36": ana["bram36"], "dsp": ana["dsp"], "luts": None, "ffs": None,
                          "memories": ana["memories"]},
             "cycles_bound": info.cycle_bound,
+            "cycles_model": _cycle_model(g, module, x),
             "uart": {"baud": baud, "clks_per_bit": u["clks_per_bit"], "request_bytes": 1 + iface.K * u["in_bytes"],
                      "response_bytes": 1 + u["cls_bytes"] + iface.N_out * u["out_bytes"],
                      "in_bytes": u["in_bytes"], "out_bytes": u["out_bytes"], "class_bytes": u["cls_bytes"]}

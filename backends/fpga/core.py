@@ -59,6 +59,16 @@ class ProjectionTables:
     tap_parallel: bool = False
     rib: int = 1
     cib: int = 1
+    diag: bool = False
+
+
+def lane_diagonal(p: Projection) -> bool:
+    """A depthwise projection whose sink lanes are its source's lanes, channel for channel:
+    its events are whole source words (sncc_synapse DIAG), one cycle per nonzero word."""
+    O, Cg = p.weights.shape[:2]
+    L = p.sink.lanes
+    return (not p.sink.banked and Cg == 1 and p.groups == O == p.src.C and p.src.lanes == L
+            and p.out_offset % L == 0 and p.src.kind not in ("input", "encoder"))
 
 
 def reach(n_in: int, k: int, s: int, pad: int, d: int, n_out: int) -> list[list[tuple[int, int]]]:
@@ -91,19 +101,21 @@ def _banks_for(lists: list[list[list[tuple[int, int]]]]) -> int:
     return 1
 
 
-def assign_lanes(g: HardwareGraph, lanes: int, tap_parallel: bool = True) -> None:
+def assign_lanes(g: HardwareGraph, lanes: int | dict, tap_parallel: bool = True) -> None:
     """Lanes and layout per node: `lanes` output channels side by side (at most the
     channels); the input and the encoder keep C order (1 lane); a gated max pool uses its
     source's layout. With `tap_parallel`, a node whose current changes every step and whose
     inputs reach several outputs per event is banked (graph.py), so that its projections run
-    on tap-parallel engines: one cycle per event and word, whatever the kernel."""
+    on tap-parallel engines: one cycle per event and word, whatever the kernel. `lanes` may
+    be a dict, node index -> lanes (cycles.choose_lanes)."""
     for n in g.nodes:
+        want = lanes.get(n.index, 1) if isinstance(lanes, dict) else lanes
         if n.kind in ("input", "encoder"):
             n.lanes = 1
         elif n.kind == "gmax":
             n.lanes = n.src.lanes
         else:
-            n.lanes = max(1, min(lanes, n.C))
+            n.lanes = max(1, min(want, n.C))
         n.banks = (1, 1)
         if tap_parallel and n.kind in ("if", "readout", "sum") and not n.static and n.projections:
             axes = [_axes(p) for p in n.projections]
@@ -114,6 +126,8 @@ def assign_lanes(g: HardwareGraph, lanes: int, tap_parallel: bool = True) -> Non
 
 def projection_tables(p: Projection, prefix: str) -> ProjectionTables:
     """The synapse engine's ROMs for projection p (see runtime/rtl/sncc_synapse.v)."""
+    if lane_diagonal(p):
+        return _diagonal_tables(p, prefix)
     src, sink = p.src, p.sink
     C, H, W = src.C, src.H, src.W
     O, Cg, kh, kw = p.weights.shape
@@ -170,6 +184,44 @@ def projection_tables(p: Projection, prefix: str) -> ProjectionTables:
         f"{prefix}_chan.mem": hexrows(chan, wab + sab),
     }
     return ProjectionTables(nwg, wd, files, rln, cln, rlb, kb, wab, sab)
+
+
+def _diagonal_tables(p: Projection, prefix: str) -> ProjectionTables:
+    """Tables of a lane-diagonal projection: weight row (g*KH + a)*KW + b holds, in lane j,
+    the weight of channel g*L + j; an event's channel is its word's first channel g*L."""
+    src, sink = p.src, p.sink
+    O, _, kh, kw = p.weights.shape
+    L, G = sink.lanes, src.G
+    rom = np.zeros((G * kh * kw, L), np.int64)
+    for c in range(O):
+        g, j = divmod(c, L)
+        rom[(g * kh) * kw:(g * kh + kh) * kw, j] = p.weights[c, 0].reshape(-1)
+    wd, wab, sab = G * kh * kw, clog2(G * kh * kw), clog2(sink.words)
+    ry, cx = _axes(p)
+
+    def lists(per_input, wstep, sstep):
+        starts, entries = [], []
+        for here in per_input:
+            starts.append((len(entries), len(here)))
+            entries += [(a * wstep, i * sstep) for a, i in here]
+        return starts, entries
+
+    rows, rowl = lists(ry, kw, sink.W * sink.G)
+    cols, coll = lists(cx, 1, sink.G)
+    rln, cln = max(1, len(rowl)), max(1, len(coll))
+    rlb, kb = clog2(max(rln, cln)), clog2(max(kh, kw) + 1)
+    ent = [[(st << kb) | n] for st, n in rows], [[(st << kb) | n] for st, n in cols]
+    pack = lambda e: [[(w << sab) | s_] for w, s_ in e] or [[0]]
+    chan = [[((c // L) * kh * kw << sab) | (p.out_offset // L + c // L)] for c in range(src.G * L)]
+    files = {
+        f"{prefix}_w.mem": hexrows(rom, p.weight_bits),
+        f"{prefix}_rows.mem": hexrows(ent[0], rlb + kb),
+        f"{prefix}_cols.mem": hexrows(ent[1], rlb + kb),
+        f"{prefix}_rowl.mem": hexrows(pack(rowl), wab + sab),
+        f"{prefix}_coll.mem": hexrows(pack(coll), wab + sab),
+        f"{prefix}_chan.mem": hexrows(chan, wab + sab),
+    }
+    return ProjectionTables(1, wd, files, rln, cln, rlb, kb, wab, sab, diag=True)
 
 
 def _tap_parallel_tables(p: Projection, prefix: str, rom, wlo, nwg: int, wd: int, wab: int, ry, cx):
@@ -532,6 +584,8 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
         a(f"    wire [{b['YB'] - 1}:0] n{i}_ev_y;")
         a(f"    wire [{b['XB'] - 1}:0] n{i}_ev_x;")
         a(f"    wire [{XW - 1}:0] n{i}_ev_val;")
+        a(f"    wire [{L * XW - 1}:0] n{i}_ev_word;")
+        diag_phases = sorted({acc_state[p.index] for p in ps if lane_diagonal(p)})
         order = 1 if n.kind in ("input", "encoder") else 0
         limit = f"n{i}_limit"
         if n is inp:   # the input may be scanned while it streams in: only the words loaded so far
@@ -547,11 +601,11 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
         a(f"    sncc_scan #(.NW({n.words}), .NB({AB}), .L({L}), .XW({XW}), .W({n.W}), .H({n.H}), "
           f".C({n.C}), .CB({b['CB']}), .YB({b['YB']}), .XB({b['XB']}), .ORDER({order}), "
           f".BY({n.banks[0]}), .BX({n.banks[1]}), .HB({hb}), .WB({wb})) n{i}_sc (")
-        a(f"        .clk(clk), .rst(rst), .start(ph_start && ({in_phase(names)})), .limit({limit}), "
-          f".busy(n{i}_sc_busy),")
+        a(f"        .clk(clk), .rst(rst), .start(ph_start && ({in_phase(names)})), .words({in_phase(diag_phases)}), "
+          f".limit({limit}), .busy(n{i}_sc_busy),")
         a(f"        .rd_req(n{i}_sc_req), .rd_addr(n{i}_sc_addr), .rd_valid(n{i}_sc_rvalid), .rd_data(n{i}_sc_rdata),")
         a(f"        .ev_valid(n{i}_ev_valid), .ev_ready(n{i}_ev_ready), .ev_c(n{i}_ev_c), .ev_y(n{i}_ev_y), "
-          f".ev_x(n{i}_ev_x), .ev_val(n{i}_ev_val));")
+          f".ev_x(n{i}_ev_x), .ev_val(n{i}_ev_val), .ev_word(n{i}_ev_word));")
         if n.kind == "sum":
             c.acc_drivers.setdefault(i, []).append((f"n{i}_sc_req", f"n{i}_sc_addr", "",
                                                     "1'b1" if not n.static else "1'b0"))
@@ -586,6 +640,7 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
             a(f"    wire [{sink.lanes * sink.acc_bits - 1}:0] p{p.index}_req_add;")
             pre = f"{c.mem}p{p.index}"
             a(f"    sncc_synapse #(.L({sink.lanes}), .WW({p.weight_bits}), .XW({XW}), .SPIKE({int(spike)}), "
+              f".DIAG({int(t.diag)}), "
               f".AW({sink.acc_bits}), .CB({sb['CB']}), .YB({sb['YB']}), .XB({sb['XB']}),")
             a(f"        .NH({src.H}), .NWD({src.W}), .RLN({t.rln}), .CLN({t.cln}), .RLB({t.rlb}), "
               f".KB({t.kb}), .WAB({t.wab}), .SAB({t.sab}), .WD({t.wd}), .NWG({t.nwg}), .NGB({clog2(t.nwg)}),")
@@ -594,7 +649,8 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
             a(f"    ) p{p.index}_syn (")
             a(f"        .clk(clk), .rst(rst), .ev_valid(n{src.index}_ev_valid && ph == {s}), .ev_ready(p{p.index}_ev_ready),")
             a(f"        .ev_c(n{src.index}_ev_c), .ev_y(n{src.index}_ev_y), .ev_x(n{src.index}_ev_x), "
-              f".ev_val(n{src.index}_ev_val), .busy(p{p.index}_busy),")
+              f".ev_val(n{src.index}_ev_val), .ev_word(" + (f"n{src.index}_ev_word" if t.diag else
+                                                             f"{sink.lanes * XW}'d0") + f"), .busy(p{p.index}_busy),")
             a(f"        .req_valid(p{p.index}_req_valid), .req_addr(p{p.index}_req_addr), .req_add(p{p.index}_req_add));")
             c.acc_drivers.setdefault(sink.index, []).append((f"p{p.index}_req_valid", f"p{p.index}_req_addr",
                                                              f"p{p.index}_req_add", "1'b0"))
@@ -665,6 +721,7 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
                and not c.read_users.get(n.index)]
     unused += [f"n{o.index}_we", f"n{o.index}_waddr", f"n{o.index}_wdata"]
     unused += [f"n{n.index}_gm_req" for n in g.nodes if n.kind == "gmax"]
+    unused += [f"n{i}_ev_word" for i in consumers if not any(tables[p.index].diag for p in consumers[i])]
     a("    /* verilator lint_off UNUSEDSIGNAL */")
     a(f"    wire unused = ^{{{', '.join(unused)}}};")
     a("    /* verilator lint_on UNUSEDSIGNAL */")

@@ -36,12 +36,17 @@ def project(p: Projection, x: np.ndarray) -> np.ndarray:
     return out
 
 
-def run(g: HardwareGraph, q_in: np.ndarray) -> np.ndarray:
-    """Readout integers [B, N] for input integers [B, ...] (constant encoding only)."""
+def run(g: HardwareGraph, q_in: np.ndarray, events: dict | None = None) -> np.ndarray:
+    """Readout integers [B, N] for input integers [B, ...] (constant encoding only). With
+    `events`, also the mean nonzero elements per inference and step of every node (the
+    input's: per inference), for the cycle model (cycles.py)."""
     if g.encoding != "constant":
         raise NotImplementedError("the development model covers constant encoding")
     B = len(q_in)
     val: dict[int, np.ndarray] = {g.input.index: q_in.reshape(B, g.input.C, g.input.H, g.input.W).astype(np.int64)}
+    if events is not None:
+        events.clear()
+        events[g.input.index] = float(np.count_nonzero(val[g.input.index])) / B
     state: dict[int, np.ndarray] = {}
     gacc: dict[int, np.ndarray] = {}
 
@@ -92,4 +97,6 @@ def run(g: HardwareGraph, q_in: np.ndarray) -> np.ndarray:
                                     pick = np.where(better, x[:, :, r, c], pick)
                         y[:, :, i, j] = pick
                 val[n.index] = y
+            if events is not None and n.index in val and n.kind != "input":
+                events[n.index] = events.get(n.index, 0.0) + float(np.count_nonzero(val[n.index])) / (B * g.T)
     return state[g.output.index].reshape(B, -1)

@@ -9,7 +9,9 @@
 // events. After `start` every nonzero lane becomes
 // one event (c, y, x, value), lowest lane first, one per accepted transfer: consumers see only
 // the elements that spiked (or, for values, that are not zero). A word with nothing costs one
-// cycle; up to 4 words are fetched ahead. Only words below `limit` are read: the input can be
+// cycle; up to 4 words are fetched ahead. With `words` set (a lane-diagonal consumer, e.g. a
+// depthwise pool whose lanes are the source's), every nonzero word is one event instead:
+// ev_c its first channel, ev_word all its lanes. Only words below `limit` are read: the input can be
 // scanned while it streams in.
 `default_nettype none
 
@@ -33,6 +35,7 @@ module sncc_scan #(
     input  wire            clk,
     input  wire            rst,
     input  wire            start,
+    input  wire            words,       // one event per nonzero word (ev_word), not per lane
     input  wire [NB:0]     limit,       // words that may be read (NW, or fewer while they are being written)
     output wire            busy,
     output wire            rd_req,
@@ -44,7 +47,8 @@ module sncc_scan #(
     output wire [CB-1:0]   ev_c,
     output wire [YB-1:0]   ev_y,
     output wire [XB-1:0]   ev_x,
-    output wire [XW-1:0]   ev_val
+    output wire [XW-1:0]   ev_val,
+    output wire [L*XW-1:0] ev_word
 );
     // up to 4 words are fetched ahead (FIFO of 4)
     localparam [CB:0] LC = L[CB:0];
@@ -101,7 +105,7 @@ module sncc_scan #(
         lsb = {CB{1'b0}};
         for (i = L - 1; i >= 0; i = i - 1) if (pend[i]) lsb = i[CB-1:0];
     end
-    wire [L-1:0] pend_next = pend & (pend - 1'b1);
+    wire [L-1:0] pend_next = words ? {L{1'b0}} : pend & (pend - 1'b1);
     wire take = ev_valid && ev_ready;
     wire pop = (count != 3'd0) && (pend == {L{1'b0}} || (take && pend_next == {L{1'b0}}));
 
@@ -159,7 +163,8 @@ module sncc_scan #(
     end
 
     assign ev_valid = active && (pend != {L{1'b0}});
-    assign ev_c = cc + lsb;
+    assign ev_c = words ? cc : cc + lsb;
+    assign ev_word = cur;
     assign ev_y = cy;
     assign ev_x = cx;
     reg [XW-1:0] val;

@@ -14,6 +14,8 @@
 //
 // One word per cycle. The lanes' addends are w * value (XW-bit signed values) or w (spikes,
 // SPIKE = 1), sign-extended to the sink's AW bits, sent to the sink's sncc_accmem.
+// DIAG = 1 (a depthwise projection whose sink lanes are the source's lanes): an event is a
+// whole source word (ev_word, ev_c its first channel) and lane j's addend is w_j * value_j.
 `default_nettype none
 
 module sncc_synapse #(
@@ -21,6 +23,7 @@ module sncc_synapse #(
     parameter integer WW = 8,       // weight bits
     parameter integer XW = 1,       // value bits
     parameter integer SPIKE = 1,
+    parameter integer DIAG = 0,
     parameter integer AW = 16,      // sink accumulator bits
     parameter integer CB = 1, parameter integer YB = 1, parameter integer XB = 1,
     parameter integer NH = 1,       // source height
@@ -45,6 +48,7 @@ module sncc_synapse #(
     input  wire [YB-1:0]   ev_y,
     input  wire [XB-1:0]   ev_x,
     input  wire [XW-1:0]   ev_val,
+    input  wire [L*XW-1:0] ev_word,     // DIAG: the event's lanes
     output wire            busy,
     output reg             req_valid,
     output reg  [SAB-1:0]  req_addr,
@@ -69,7 +73,14 @@ module sncc_synapse #(
     reg [KB-1:0]   rn, cn, ri, ci;          // counts and positions in the lists
     reg [NGB-1:0]  k;
     reg [WAB+SAB-1:0] base;
-    reg [XW-1:0]   val;
+    reg [L*XW-1:0] val;                  // the event's value (DIAG: per lane)
+
+    reg [L*XW-1:0] ev_in;
+    always @* begin
+        ev_in = {(L*XW){1'b0}};
+        if (DIAG != 0) ev_in = ev_word;
+        else ev_in[XW-1:0] = ev_val;
+    end
 
     wire [RLB+KB-1:0] re = rows[ev_y];
     wire [RLB+KB-1:0] ce = cols[ev_x];
@@ -92,7 +103,7 @@ module sncc_synapse #(
             c0 <= ce[RLB+KB-1:KB]; cl <= ce[RLB+KB-1:KB]; cn <= ev_cn; ci <= {KB{1'b0}};
             k <= {NGB{1'b0}};
             base <= chan[ev_c];
-            val <= ev_val;
+            val <= ev_in;
         end else if (active) begin
             if (last) active <= 1'b0;
             if (!last_k) k <= k + 1'b1;
@@ -119,7 +130,7 @@ module sncc_synapse #(
     reg            v1, v2, v3;
     reg [WAB-1:0]  wa1;
     reg [SAB-1:0]  sa1, sa2, sa3;
-    reg [XW-1:0]   x1, x2, x3;
+    reg [L*XW-1:0] x1, x2, x3;
     reg [L*WW-1:0] wq2, wq3;
     always @(posedge clk) begin
         wa1 <= base[WAB+SAB-1:SAB] + rw[WAB+SAB-1:SAB] + cw[WAB+SAB-1:SAB] + kw;
@@ -144,12 +155,15 @@ module sncc_synapse #(
     reg signed [WW-1:0] wl;
     /* verilator lint_off UNUSEDSIGNAL */
     reg signed [PW-1:0] prod;      // its top bits are sign copies: the sum fits AW bits
+    reg [XW-1:0] xl;
     /* verilator lint_on UNUSEDSIGNAL */
     always @* begin
         for (j = 0; j < L; j = j + 1) begin
             wl = wq3[j*WW +: WW];
-            if (SPIKE != 0) prod = {{(PW-WW){wl[WW-1]}}, wl};
-            else prod = {{(PW-WW){wl[WW-1]}}, wl} * {{(PW-XW){x3[XW-1]}}, x3};
+            xl = (DIAG != 0) ? x3[j*XW +: XW] : x3[XW-1:0];
+            if (SPIKE != 0 && DIAG != 0) prod = xl[0] ? {{(PW-WW){wl[WW-1]}}, wl} : {PW{1'b0}};
+            else if (SPIKE != 0) prod = {{(PW-WW){wl[WW-1]}}, wl};
+            else prod = {{(PW-WW){wl[WW-1]}}, wl} * {{(PW-XW){xl[XW-1]}}, xl};
             add[j*AW +: AW] = prod[AW-1:0];
         end
     end
