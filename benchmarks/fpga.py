@@ -1,9 +1,17 @@
-"""The MNIST MLP and CNN on the Artix-7 backend: bit-exactness, accuracy, cycles, resources.
+"""MNIST networks on the Artix-7 backend: bit-exactness, accuracy, cycles, resources.
 
-For each model (examples/mlp.onnx, the 784-256-128-10 MLP; examples/cnn.onnx, conv16-BN-ReLU-
-avgpool, conv32-BN-ReLU-maxpool, linear): convert to a spiking network (T = 16, constant
-encoding by default), quantize to 8-bit weights, generate the RTL for the Arty A7-100
-(XC7A100T), and measure
+Models (each with its own T and lanes, MODELS below):
+
+    mlp       examples/mlp.onnx, 784-256-128-10
+    cnn       examples/cnn.onnx, conv16-BN-ReLU-avgpool, conv32-BN-ReLU-maxpool, linear
+    cnn_qcfs  examples/cnn_qcfs.onnx: the same CNN fine-tuned with QCFS (L = 4), run at T = 4
+    resnet    benchmarks/models.py `resnet` (residual blocks, a 1x1 projection shortcut, global
+              average pool), trained here
+    mixed     benchmarks/models.py `mixed` (stride, padding, dilation, a depthwise conv),
+              trained here
+
+Each is converted to a spiking network (constant encoding by default), quantized to 8-bit
+weights, compiled for the Arty A7-100 (XC7A100T), and measured:
 
   * the accuracy of the fixed-point network on all 10,000 MNIST test images (CPU simulator,
     fixed-point mode, which equals spec/ir.md section 6);
@@ -13,7 +21,7 @@ encoding by default), quantize to 8-bit weights, generate the RTL for the Arty A
   * the Yosys `synth_xilinx` LUT/FF/BRAM/DSP estimate against the XC7A100T;
   * the compile time without synthesis and simulation (IR -> project folder).
 
-    python benchmarks/fpga.py                        # both models, 200 images each (~10 CPU minutes)
+    python benchmarks/fpga.py                        # every model, 200 images each
     python benchmarks/fpga.py --models cnn --images 1000 --no-synth
     python benchmarks/fpga.py --out build/           # keep the generated projects
 
@@ -32,7 +40,28 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-MODELS = {"mlp": ROOT / "examples" / "mlp.onnx", "cnn": ROOT / "examples" / "cnn.onnx"}
+EX = ROOT / "examples"
+MODELS = {   # source (an ONNX file, or a benchmarks/models.py network trained here), T, lanes
+    "mlp": {"onnx": EX / "mlp.onnx", "script": "train_mlp.py", "T": 16, "lanes": 16},
+    "cnn": {"onnx": EX / "cnn.onnx", "script": "train_cnn.py", "T": 16, "lanes": 32},
+    "cnn_qcfs": {"onnx": EX / "cnn_qcfs.onnx", "script": "finetune_cnn_qcfs.py", "T": 4, "lanes": 32},
+    "resnet": {"train": "resnet", "T": 16, "lanes": 16},
+    "mixed": {"train": "mixed", "T": 16, "lanes": 16},
+}
+
+
+def source(name: str, log):
+    """The model to convert: an ONNX path, or a torch module trained now (seeded)."""
+    spec = MODELS[name]
+    if "onnx" in spec:
+        if not spec["onnx"].exists():
+            log(f"{spec['onnx'].name} is missing: making it (examples/{spec['script']})")
+            subprocess.run([sys.executable, str(EX / spec["script"])], check=True)
+        return str(spec["onnx"])
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import models
+
+    return models.trained(spec["train"], log=log)[0].eval()
 
 
 def run_model(name: str, args, x, xt, yt, log) -> dict:
@@ -42,13 +71,12 @@ def run_model(name: str, args, x, xt, yt, log) -> dict:
     from sncc.backends import artix7
     from sncc.pass_manager import PassContext
 
-    path = MODELS[name]
-    if not path.exists():
-        log(f"{path.name} is missing: training it (examples/train_{name}.py)")
-        subprocess.run([sys.executable, str(ROOT / "examples" / f"train_{name}.py")], check=True)
-    shape = (-1, 1, 28, 28) if name == "cnn" else (-1, 784)
+    T = args.T or MODELS[name]["T"]
+    lanes = args.lanes or MODELS[name]["lanes"]
+    model = source(name, log)
+    shape = (-1, 784) if name == "mlp" else (-1, 1, 28, 28)
     calib, xt = x[:1000].reshape(shape), xt.reshape(shape)
-    snn = sncc.convert(str(path), calibration_data=calib, T=args.T, encoding=args.encoding, progress=False)
+    snn = sncc.convert(model, calibration_data=calib, T=T, encoding=args.encoding, progress=False)
     m = sncc.PassManager.parse(f"quantize{{weight_bits={args.weight_bits}}}").run(snn.module.clone(), PassContext())
     t = time.perf_counter()
     fixed = sncc.SpikingNetwork(m).run(xt, progress=False)
@@ -59,11 +87,11 @@ def run_model(name: str, args, x, xt, yt, log) -> dict:
     base = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="sncc-fpga-"))
     try:
         t = time.perf_counter()
-        artix7.build(m, base / f"{name}-gen", board=args.board, lanes=args.lanes, vectors=xt[:2], n_vectors=2,
+        artix7.build(m, base / f"{name}-gen", board=args.board, lanes=lanes, vectors=xt[:2], n_vectors=2,
                      synth=False, simulate_rtl=False, check_lint=False)
         compile_s = time.perf_counter() - t
         t = time.perf_counter()
-        rep = artix7.build(m, base / name, board=args.board, lanes=args.lanes, vectors=xt[:n], n_vectors=n,
+        rep = artix7.build(m, base / name, board=args.board, lanes=lanes, vectors=xt[:n], n_vectors=n,
                            labels=yt[:n], synth=not args.no_synth, simulate_rtl=True, check_lint=True, verbose=True)
         total_s = time.perf_counter() - t
     finally:
@@ -71,8 +99,8 @@ def run_model(name: str, args, x, xt, yt, log) -> dict:
             shutil.rmtree(base, ignore_errors=True)
     perf, ver, acc = rep["performance"], rep["verification"], rep["accuracy"]
     ys = rep.get("yosys")
-    return {"model": name, "T": args.T, "encoding": args.encoding, "weight_bits": args.weight_bits,
-            "lanes": args.lanes, "part": rep["target"]["part"], "board": rep["target"]["board"],
+    return {"model": name, "T": T, "encoding": args.encoding, "weight_bits": args.weight_bits,
+            "lanes": lanes, "banked": [r["node"] for r in rep["layers"] if r.get("banks", [1, 1]) != [1, 1]], "part": rep["target"]["part"], "board": rep["target"]["board"],
             "accuracy_fixed_10000": acc_fixed, "images_simulated": n, "mismatches": ver["mismatches"],
             "lint_clean": ver["lint"], "accuracy_rtl": acc["rtl"], "accuracy_reference": acc["reference"],
             "cycles_mean": perf["cycles_mean"], "cycles_min": perf["cycles_min"], "cycles_max": perf["cycles_max"],
@@ -86,13 +114,13 @@ def run_model(name: str, args, x, xt, yt, log) -> dict:
 
 def table(rows: list[dict]) -> str:
     cap = rows[0]["capacity"]
-    o = ["| model | T | fixed-point accuracy (10,000) | RTL mismatches | cycles/inference mean (min-max) | "
+    o = ["| model | T | lanes | fixed-point accuracy (10,000) | RTL mismatches | cycles/inference mean (min-max) | "
          "inferences/s at 100 MHz | LUT | FF | BRAM36 | DSP | compile |",
-         "|---|---|---|---|---|---|---|---|---|---|---|"]
+         "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ys = r["yosys"] or {}
         res = [f"{ys[k]:g} ({100 * ys[k] / cap[k]:.1f}%)" if k in ys else "-" for k in ("luts", "ffs", "bram36", "dsp")]
-        o.append(f"| {r['model']} | {r['T']} | {100 * r['accuracy_fixed_10000']:.2f}% | {r['mismatches']} of "
+        o.append(f"| {r['model']} | {r['T']} | {r['lanes']} | {100 * r['accuracy_fixed_10000']:.2f}% | {r['mismatches']} of "
                  f"{r['images_simulated']} | {r['cycles_mean']:,.0f} ({r['cycles_min']:,}-{r['cycles_max']:,}) | "
                  f"{r['inferences_per_s']:,} | " + " | ".join(res) + f" | {r['compile_s']:.1f} s |")
     for r in rows:
@@ -108,12 +136,12 @@ def table(rows: list[dict]) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--models", default="mlp,cnn", help="comma-separated: mlp, cnn")
+    ap.add_argument("--models", default=",".join(MODELS), help="comma-separated: " + ", ".join(MODELS))
     ap.add_argument("--images", type=int, default=200, help="MNIST test images to co-simulate (default 200)")
-    ap.add_argument("--T", type=int, default=16)
+    ap.add_argument("--T", type=int, default=None, help="timesteps for every model (default: each model's)")
     ap.add_argument("--encoding", choices=("constant", "rate"), default="constant")
     ap.add_argument("--weight-bits", type=int, default=8)
-    ap.add_argument("--lanes", type=int, default=16)
+    ap.add_argument("--lanes", type=int, default=None, help="lanes for every model (default: each model's)")
     ap.add_argument("--board", default="arty-a7-100")
     ap.add_argument("--no-synth", action="store_true", help="skip the Yosys estimate")
     ap.add_argument("--out", help="keep the builds here (default: a temporary directory)")
@@ -138,8 +166,8 @@ def main(argv=None) -> int:
     print(text)
     (out / "fpga.json").write_text(json.dumps(rows, indent=2) + "\n")
     (out / "fpga.md").write_text(
-        f"Artix-7 backend, XC7A100T (Arty A7-100), {args.encoding} encoding, {args.weight_bits}-bit weights, "
-        f"{args.lanes} lanes; cycles from Verilator, resources from Yosys synth_xilinx (estimates, not Vivado).\n\n"
+        f"Artix-7 backend, XC7A100T (Arty A7-100), {args.encoding} encoding, {args.weight_bits}-bit weights; "
+        "cycles from Verilator, resources from Yosys synth_xilinx (estimates, not Vivado).\n\n"
         + text)
     return 0 if all(r["mismatches"] == 0 for r in rows) else 1
 
