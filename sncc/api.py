@@ -214,6 +214,16 @@ class SpikingNetwork:
         out = self.run(x, T, **kw)
         return int(out.argmax()) if out.ndim == 1 else out.argmax(axis=1)
 
+    def export_nir(self, path) -> list[str]:
+        """Write the network as a NIR graph (`.nir`, spec/nir.md section 3) for snnTorch, Norse,
+        Sinabs, ...; returns what NIR cannot express (recorded for sncc, and warned about once).
+
+            >>> snn.export_nir("model.nir")                   # doctest: +SKIP
+        """
+        from sncc.nir_export import export_nir
+
+        return export_nir(self.module, path)
+
     def save(self, path) -> None:
         """Write the IR text (.sir); `sncc.load(path)` reads it back."""
         from sncc.driver import write_atomically

@@ -487,6 +487,10 @@ def _plain(v):
         return np.asarray(v)
     if hasattr(v, "detach"):
         return v.detach().cpu().numpy()
+    if isinstance(v, bytes):  # nir.read leaves metadata strings as bytes
+        return v.decode("utf-8", "replace")
+    if isinstance(v, np.ndarray) and v.dtype.kind in "OS":
+        return _plain(v.tolist())
     return v
 
 
