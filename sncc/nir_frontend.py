@@ -32,8 +32,15 @@ META = "sncc."
 
 
 def _show(name: str) -> str:
-    """A node name as error messages print it: quoted, escaped, at most 60 characters."""
-    return short(str(name), 60) if not str(name).isprintable() else "'" + short(str(name), 58).strip("'\"") + "'"
+    """A node name as error messages print it: quoted, control characters escaped, at most
+    60 characters (a hostile name cannot break the one-line message)."""
+    return "'" + _text(name, 58) + "'"
+
+
+def _text(s, n: int = 30) -> str:
+    s = str(s)
+    s = s if s.isprintable() else repr(s)[1:-1]
+    return s if len(s) <= n else s[: n - 3] + "..."
 
 
 class _Node:
@@ -43,7 +50,7 @@ class _Node:
         self.name, self.kind, self.d = name, kind, d
 
     def fail(self, msg: str) -> SnccError:
-        return UnsupportedError(f"NIR node {_show(self.name)} ({short(self.kind, 30)}): {msg}")
+        return UnsupportedError(f"NIR node {_show(self.name)} ({_text(self.kind)}): {msg}")
 
     def array(self, key: str, required: bool = True) -> np.ndarray | None:
         if key not in self.d:
@@ -222,6 +229,10 @@ class _Importer:
         shape = _shape(node, node.d.get("shape"))
         if shape is None:
             raise node.fail("has no shape")
+        if len(shape) in (2, 4) and shape[0] == 1:
+            # nirtorch writes the sample data's shape, batch axis included: [1, K] or [1, C, H, W]
+            # (spec/nir.md 2.1); sncc's shapes have no batch axis.
+            shape = shape[1:]
         from sncc.types import TensorType, f32
 
         try:
