@@ -81,8 +81,11 @@ def _compile_parser() -> argparse.ArgumentParser:
                    "the project folder for artix7, the .nir file for nir")
     p.add_argument("--pipeline", metavar="PIPE", help=f"passes to run (default: {DEFAULT_PIPELINE['ir']}; "
                    "with --calib: the full conversion canonicalize,fold-batchnorm,dce,calibrate,normalize,convert-to-snn)")
-    p.add_argument("-T", type=int, metavar="N", help="timesteps of the spiking network (module attribute T)")
-    p.add_argument("--calib", metavar="FILE.npy", help="calibration inputs, shape [N, ...] (for calibrate)")
+    p.add_argument("-T", type=int, metavar="N", help="timesteps of the spiking network (module attribute T; "
+                   "default: a QCFS model's trained L, else 32)")
+    p.add_argument("--calib", metavar="FILE.npy", help="calibration inputs, shape [N, ...] (for calibrate); "
+                   "without them targets cpu, artix7 and nir convert with threshold 1.0 per ReLU layer (QCFS: "
+                   "its learned thresholds), with a warning")
     p.add_argument("--weight-bits", type=int, metavar="B",
                    help="quantize to fixed point with B-bit weights (targets cpu and artix7; artix7 default 8)")
     fpga = p.add_argument_group("artix7 target")
@@ -139,7 +142,7 @@ def _cmd_run(args) -> int:
 
     import numpy as np
 
-    from sncc.api import SpikingNetwork, conversion_pipeline
+    from sncc.api import SpikingNetwork, conversion_pipeline, default_T
     from sncc.driver import load_array, load_model
     from sncc.pass_manager import PassContext, PassManager
 
@@ -159,11 +162,9 @@ def _cmd_run(args) -> int:
     if labels is not None:
         labels = _check_labels(labels, len(xb))
     ctx = PassContext(calibration_data=calib, T=args.T, progress=not args.json)
-    if not module.is_spiking:
-        if calib is None:
-            raise SnccError(f"'{args.model}' is a float network: give --calib FILE.npy to convert it, "
-                            "or run a spiking .sir file")
-        module = PassManager.parse(conversion_pipeline(T=args.T or 32)).run(module, ctx)
+    if not module.is_spiking:  # convert; without --calib by SC-NeuroCore's rule (assume-scale warns)
+        T = args.T or default_T(module)
+        module = PassManager.parse(conversion_pipeline(T=T, calibrated=calib is not None)).run(module, ctx)
     if args.fixed or args.weight_bits is not None:
         from sncc.types import Fixed
 
@@ -270,10 +271,12 @@ def _cmd_compile(args) -> int:
     module = load_model(args.model)
     if args.pipeline is not None:
         pipeline = args.pipeline
-    elif calib is not None:  # calibration data given: the full conversion to a spiking network
-        from sncc.api import conversion_pipeline
+    elif calib is not None or (args.target in ("cpu", "artix7", "nir") and not module.is_spiking):
+        # the full conversion to a spiking network; without --calib, SC-NeuroCore's rule:
+        # QCFS thresholds, else threshold 1.0 per ReLU layer (assume-scale warns)
+        from sncc.api import conversion_pipeline, default_T
 
-        pipeline = conversion_pipeline(T=args.T or 32)
+        pipeline = conversion_pipeline(T=args.T or default_T(module), calibrated=calib is not None)
     else:
         pipeline = DEFAULT_PIPELINE.get(args.target, DEFAULT_PIPELINE["ir"])
     if args.weight_bits is not None:

@@ -24,11 +24,19 @@ def load_model(path) -> Module:
         from sncc.nir_frontend import import_nir
 
         return import_nir(p).module
+    if p.suffix == ".pt2":
+        from sncc.torch_program import load_pt2
+
+        return load_pt2(p)
+    if p.suffix in (".pt", ".pth"):
+        from sncc.torch_program import PT_MESSAGE
+
+        raise SnccError(PT_MESSAGE.format(path=p, suffix=p.suffix))
     if p.suffix == ".onnx":
         from sncc.onnx_frontend import import_onnx
 
         return import_onnx(p)
-    raise SnccError(f"'{p}': unknown model format '{p.suffix or '(no extension)'}'; give an .onnx model, a .nir graph or an .sir IR file")
+    raise SnccError(f"'{p}': unknown model format '{p.suffix or '(no extension)'}'; give an .onnx model, a .pt2 torch.export program, a .nir graph or an .sir IR file")
 
 
 def load_array(path, what: str) -> np.ndarray:
