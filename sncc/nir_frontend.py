@@ -37,6 +37,14 @@ def _show(name: str) -> str:
     return "'" + _text(name, 58) + "'"
 
 
+def _val(v, n: int = 40) -> str:
+    """A value from the file in one short line (arrays as lists; never a line break)."""
+    if isinstance(v, np.ndarray):
+        v = v.tolist() if v.size <= 16 else f"<array of shape {list(v.shape)}>"
+    text = " ".join(repr(v).split())
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
 def _text(s, n: int = 30) -> str:
     s = str(s)
     s = s if s.isprintable() else repr(s)[1:-1]
@@ -70,6 +78,9 @@ class _Node:
             raise self.fail(f"'{key}' holds NaN or infinite values")
         if np.any(np.isnan(arr)):
             raise self.fail(f"'{key}' holds NaN")
+        finite = arr[np.isfinite(arr)]
+        if finite.size and np.abs(finite).max() > np.finfo(np.float32).max:
+            raise self.fail(f"'{key}' holds values beyond the float32 range (|v| > 3.4e38)")
         return arr
 
     def ints(self, key: str, n: int, default=None) -> list[int]:
@@ -81,10 +92,10 @@ class _Node:
         v = self.d[key]
         arr = np.asarray(v)
         if arr.dtype.kind not in "iuf" or arr.ndim > 1 or arr.size not in (1, n):
-            raise self.fail(f"'{key}' must be an integer or {n} integers, got {short(v)}")
+            raise self.fail(f"'{key}' must be an integer or {n} integers, got {_val(v)}")
         vals = [float(x) for x in arr.reshape(-1)]
         if any(not math.isfinite(x) or x != int(x) or abs(x) > 2**31 for x in vals):
-            raise self.fail(f"'{key}' must be integers, got {short(v)}")
+            raise self.fail(f"'{key}' must be integers, got {_val(v)}")
         vals = [int(x) for x in vals]
         return vals * n if len(vals) == 1 else vals
 
@@ -172,7 +183,7 @@ class _Importer:
             node = nodes[name]
             srcs = [values[p] for p in preds[name] if p in values]
             if name == ins[0]:
-                values[name] = self.input(node)
+                values[name] = self.guarded(node, self.input, node)
                 continue
             x = srcs[0]
             for other in srcs[1:]:  # NIR sums the inputs of a node
@@ -181,11 +192,11 @@ class _Importer:
                                     "NIR sums a node's inputs, so they must agree")
                 x = self.m.add("add", [x, other], name=_ir_name(name) + ".sum")
             # the Input and Output nodes of subgraphs, and the Output, pass their value on
-            values[name] = x if node.kind in ("Input", "Output") else self.node(node, x)
+            values[name] = x if node.kind in ("Input", "Output") else self.guarded(node, self.node, node, x)
         out = values[outs[0]]
         self.check_output(nodes[outs[0]], out)
         # spikes reach the Output (its last node is a neuron layer): spike counts; else the
-        # sum of the currents over time (spec/nir.md 2.4)
+        # sum of the currents over time (spec/nir.md 2.1)
         if out.owner.kind == "readout":  # an integrator (I, LI) before the Output: its membrane is the readout
             self.m.outputs = [out]
         else:
@@ -194,6 +205,18 @@ class _Importer:
         self.m.attrs["T"] = self.T
         self.m.verify()
         return self.m
+
+    @staticmethod
+    def guarded(node: _Node, fn, *args):
+        """Run a node's mapping; parameters of the wrong shape or type that numpy trips over
+        (a hostile file can hold anything) become one error naming the node."""
+        try:
+            return fn(*args)
+        except SnccError:
+            raise
+        except (ValueError, TypeError, IndexError, OverflowError, KeyError, AttributeError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise node.fail(f"malformed parameters ({_text(first, 120)})") from None
 
     def topological(self, nodes, preds, succs, start) -> list[str]:
         reach, stack = {start}, [start]
@@ -381,7 +404,7 @@ class _Importer:
                 th, tw = dil[0] * (w.shape[2] - 1), dil[1] * (w.shape[3] - 1)
                 pads = [th // 2, tw // 2, th - th // 2, tw - tw // 2]
             else:
-                raise node.fail(f"padding {short(pad)}: NIR allows an integer, a pair, 'same' or 'valid'")
+                raise node.fail(f"padding {_val(pad)}: NIR allows an integer, a pair, 'same' or 'valid'")
         else:
             ph, pw = node.ints("padding", 2)
             pads = [ph, pw, ph, pw]
@@ -435,10 +458,10 @@ def _shape(node: _Node, v) -> tuple[int, ...] | None:
         return None
     arr = np.asarray(v)
     if arr.dtype.kind not in "iuf" or arr.ndim > 1 or arr.size == 0:
-        raise node.fail(f"shape {short(v)} must be a list of positive integers")
+        raise node.fail(f"shape {_val(v)} must be a list of positive integers")
     vals = arr.reshape(-1).tolist()
     if any(not math.isfinite(d) or d != int(d) or not 1 <= d <= MAX_ELEMENTS for d in vals):
-        raise node.fail(f"shape {short(vals)} must be a list of positive integers")
+        raise node.fail(f"shape {_val(vals)} must be a list of positive integers")
     return tuple(int(d) for d in vals)
 
 
@@ -457,7 +480,7 @@ def _ir_name(name: str) -> str:
 def _meta_str(meta: dict, key: str, choices: tuple, default: str) -> str:
     v = meta.get(key, default)
     if not isinstance(v, str) or v not in choices:
-        raise SnccError(f"NIR metadata '{key}' must be one of {', '.join(choices)}, got {short(v)}")
+        raise SnccError(f"NIR metadata '{key}' must be one of {', '.join(choices)}, got {_val(v)}")
     return v
 
 
@@ -465,7 +488,7 @@ def _meta_int(meta: dict, key: str, default: int) -> int:
     v = meta.get(key, default)
     arr = np.asarray(v)
     if arr.size != 1 or arr.dtype.kind not in "iu":
-        raise SnccError(f"NIR metadata '{key}' must be an integer, got {short(v)}")
+        raise SnccError(f"NIR metadata '{key}' must be an integer, got {_val(v)}")
     return int(arr.reshape(()))
 
 
@@ -523,18 +546,17 @@ def import_nir(path_or_graph, T: int | None = None, *, reset: str | None = None,
     from sncc.api import SpikingNetwork
 
     if reset not in (None, "zero", "subtract"):
-        raise SnccError(f"reset must be 'zero' or 'subtract', got {short(reset)}")
+        raise SnccError(f"reset must be 'zero' or 'subtract', got {_val(reset)}")
     if compare not in (None, ">", ">="):
-        raise SnccError(f"compare must be '>' or '>=', got {short(compare)}")
+        raise SnccError(f"compare must be '>' or '>=', got {_val(compare)}")
     if encoding not in (None, "constant", "rate"):
-        raise SnccError(f"encoding must be 'constant' or 'rate', got {short(encoding)}")
+        raise SnccError(f"encoding must be 'constant' or 'rate', got {_val(encoding)}")
     if T is not None:
         check_T(T)
     d, name = _graph_dict(path_or_graph)
     if d.get("type", "NIRGraph") != "NIRGraph":
-        d = {"type": "NIRGraph", "nodes": {"input": {"type": "Input"}, "node": d, "output": {"type": "Output"}},
-             "edges": [["input", "node"], ["node", "output"]]}
-        raise SnccError(f"the NIR file holds a single {short(d['nodes']['node'].get('type'))} node, not a graph")
-    module = _Importer(d, "".join(c if c.isalnum() or c in "_.-" else "_" for c in name) or "nir", T, reset,
-                       compare, encoding, seed).run()
+        raise SnccError(f"the NIR file holds a single {_text(d.get('type'))} node, not a graph")
+    with np.errstate(all="ignore"):  # what numpy would warn about is refused with a message instead
+        module = _Importer(d, "".join(c if c.isalnum() or c in "_.-" else "_" for c in name) or "nir", T, reset,
+                           compare, encoding, seed).run()
     return SpikingNetwork(module, {"import-nir": {"T": module.attrs["T"]}})

@@ -395,3 +395,64 @@ def test_cli_target_nir_and_nir_input(mnist, tmp_path):
     assert r.returncode == 1 and "give -o FILE.nir" in r.stderr
     r = run_cli("--help")
     assert "nir" in r.stdout and ".nir" in r.stdout
+
+
+# -- fuzzing -----------------------------------------------------------------------------
+
+def _mutate(rng, d: dict) -> dict:
+    """One random damage to a graph dict: a field replaced by a hostile value, deleted, a
+    node's type changed, an edge rewired."""
+    import copy
+
+    d = copy.deepcopy(d)
+    nodes = d["nodes"]
+    name = rng.choice(sorted(nodes))
+    node = nodes[name]
+    what = rng.random()
+    hostile = [np.array([]), np.array(np.nan), np.array([np.inf]), np.array([-1]), np.array([2**40, 3]),
+               np.zeros((2, 2, 2, 2, 2), np.float32), np.array([0]), "same", "x" * 300, np.array([1e300]),
+               np.array([[1, 2], [3, 4]]), np.array(7), np.full(3, -0.5, np.float32)]
+    if what < 0.5 and node:
+        key = rng.choice(sorted(node))
+        node[key] = hostile[rng.randrange(len(hostile))] if key != "type" else rng.choice(
+            ["IF", "LIF", "Affine", "Conv2d", "Flatten", "NIRGraph", "Threshold", "Bogus", "Input", "Output"])
+    elif what < 0.65 and node:
+        node.pop(rng.choice(sorted(node)))
+    elif what < 0.8:
+        nodes[name + "\n\x1b[31m"] = nodes.pop(name)
+    else:
+        edges = d["edges"]
+        if edges:
+            i = rng.randrange(len(edges))
+            edges[i] = [edges[i][0], rng.choice(sorted(nodes) + ["nowhere"])]
+        edges.append([rng.choice(sorted(nodes)), rng.choice(sorted(nodes))])
+    return d
+
+
+def test_fuzz_nir_files(tmp_path):
+    """Mutated graphs, written as .nir files, through the real CLI: exit 0 or 1, one error
+    line, never a hang (test_fuzz.py's harness)."""
+    import random
+
+    from sncc.nir_format import write_nir_dict
+    from sncc.nir_frontend import _plain
+    from test_fuzz import SEED, check, run_case
+
+    seeds = [_plain(conv_graph().to_dict()),
+             _plain(nir.NIRGraph.from_list(nir.Affine(dyadic((5, 4)), dyadic(5)), if_node(5)).to_dict())]
+    rng = random.Random(SEED + 3)  # SNCC_FUZZ_SEED, as test_fuzz.py
+    path = tmp_path / "case.nir"
+    deadline = time.perf_counter() + 8
+    done = 0
+    while time.perf_counter() < deadline and done < 400:
+        d = _mutate(rng, rng.choice(seeds))
+        if rng.random() < 0.3:
+            d = _mutate(rng, d)
+        try:
+            write_nir_dict(path, d)
+        except (TypeError, ValueError):  # a value h5py cannot store
+            continue
+        args = [path] + (["-T", "3"] if rng.random() < 0.5 else [])
+        check(run_case(args), args, f"NIR case {done}")
+        done += 1
+    assert done >= 30, f"only {done} NIR cases ran within the budget"
