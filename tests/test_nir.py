@@ -442,7 +442,7 @@ def test_fuzz_nir_files(tmp_path):
              _plain(nir.NIRGraph.from_list(nir.Affine(dyadic((5, 4)), dyadic(5)), if_node(5)).to_dict())]
     rng = random.Random(SEED + 3)  # SNCC_FUZZ_SEED, as test_fuzz.py
     path = tmp_path / "case.nir"
-    deadline = time.perf_counter() + 8
+    deadline = time.perf_counter() + 5
     done = 0
     while time.perf_counter() < deadline and done < 400:
         d = _mutate(rng, rng.choice(seeds))
@@ -455,4 +455,4 @@ def test_fuzz_nir_files(tmp_path):
         args = [path] + (["-T", "3"] if rng.random() < 0.5 else [])
         check(run_case(args), args, f"NIR case {done}")
         done += 1
-    assert done >= 30, f"only {done} NIR cases ran within the budget"
+    assert done >= 20, f"only {done} NIR cases ran within the budget"
