@@ -19,7 +19,7 @@ import numpy as np
 
 from sncc.errors import SnccError, UnsupportedError
 from sncc.ir import Module, Operation, Value
-from sncc.types import Fixed, Spike
+from sncc.types import Fixed
 
 META = "sncc."
 
