@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import deque
 
 import numpy as np
 
@@ -27,6 +28,9 @@ SUPPORTED_NODES = ("Input", "Output", "Affine", "Linear", "Scale", "Conv2d", "Su
 NEURONS = ("IF", "LIF", "CubaLIF")
 INTEGRATORS = ("I", "LI")
 DEFAULT_T = 32
+# Nodes of a graph after flattening: real networks have hundreds; the bound keeps a hostile
+# file from making sncc build millions of ops (spec/nir.md section 1).
+MAX_NODES = 10_000
 # Metadata keys sncc's exporter writes for what NIR cannot express (spec/nir.md section 3).
 META = "sncc."
 
@@ -166,6 +170,8 @@ class _Importer:
         nodes: dict[str, _Node] = {}
         edges: list[tuple[str, str]] = []
         ins, outs = _flatten(self.graph, "", nodes, edges, 0)
+        if len(nodes) > MAX_NODES:
+            raise UnsupportedError(f"the NIR graph has {len(nodes)} nodes; sncc takes at most {MAX_NODES}")
         if len(ins) != 1:
             raise UnsupportedError(f"the NIR graph has {len(ins)} Input nodes; sncc takes exactly one")
         if len(outs) != 1:
@@ -226,17 +232,18 @@ class _Importer:
                     reach.add(s)
                     stack.append(s)
         indeg = {n: sum(p in reach for p in preds[n]) for n in reach}
-        ready = [n for n in nodes if n in reach and indeg[n] == 0]
+        ready = deque(n for n in nodes if n in reach and indeg[n] == 0)
         order = []
         while ready:
-            n = ready.pop(0)
+            n = ready.popleft()
             order.append(n)
             for s in succs[n]:
                 indeg[s] -= 1
                 if indeg[s] == 0:
                     ready.append(s)
         if len(order) != len(reach):
-            stuck = next(n for n in nodes if n in reach and n not in order)
+            done = set(order)
+            stuck = next(n for n in nodes if n in reach and n not in done)
             raise nodes[stuck].fail("is part of a cycle; sncc compiles feed-forward graphs (no recurrent connections)")
         return order
 

@@ -456,3 +456,15 @@ def test_fuzz_nir_files(tmp_path):
         check(run_case(args), args, f"NIR case {done}")
         done += 1
     assert done >= 20, f"only {done} NIR cases ran within the budget"
+
+
+def test_many_nodes_are_refused_quickly():
+    nodes = {"input": {"type": "Input", "shape": np.array([2])}, "output": {"type": "Output"}}
+    names = [f"s{i}" for i in range(20_000)]
+    nodes.update({n: {"type": "Scale", "scale": np.ones(2)} for n in names})
+    chain = ["input"] + names + ["output"]
+    d = {"type": "NIRGraph", "nodes": nodes, "edges": [[a, b] for a, b in zip(chain, chain[1:])]}
+    start = time.perf_counter()
+    with pytest.raises(SnccError, match="has 20002 nodes; sncc takes at most 10000"):
+        sncc.import_nir(d)
+    assert time.perf_counter() - start < 5
