@@ -244,9 +244,12 @@ class SpikingNetwork:
 
             >>> snn.export_nir("model.nir")                   # doctest: +SKIP
         """
-        from sncc.nir_export import export_nir
+        from sncc.nir_export import NirExportWarning, export_nir, warning_text
 
-        return export_nir(self.module, path)
+        lost = export_nir(self.module, path, warn=False)
+        if lost:  # one warning, pointing at the caller's line
+            warnings.warn(warning_text(lost), NirExportWarning, stacklevel=2)
+        return lost
 
     def save(self, path) -> None:
         """Write the IR text (.sir); `sncc.load(path)` reads it back."""
