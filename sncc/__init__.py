@@ -20,6 +20,7 @@ from sncc.errors import ParseError, SnccError, UnsupportedError, VerificationErr
 from sncc.interpreter import interpret
 from sncc.ir import Module, parse
 from sncc.onnx_frontend import import_onnx
+from sncc.nir_frontend import import_nir
 from sncc.pass_manager import Pass, PassManager, register_pass
 import sncc.passes  # noqa: E402,F401  (registers the passes)
 
@@ -35,5 +36,5 @@ def __getattr__(name):  # torch is optional: sncc.nn and sncc.QCFSActivation imp
     raise AttributeError(f"module 'sncc' has no attribute '{name}'")
 
 
-__all__ = ["ir", "convert", "load", "SpikingNetwork", "QCFSActivation", "nn", "Module", "parse", "import_onnx", "interpret", "Pass", "PassManager", "register_pass",
+__all__ = ["ir", "convert", "load", "SpikingNetwork", "QCFSActivation", "nn", "Module", "parse", "import_onnx", "import_nir", "interpret", "Pass", "PassManager", "register_pass",
            "SnccError", "ParseError", "UnsupportedError", "VerificationError"]

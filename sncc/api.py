@@ -46,6 +46,17 @@ def _to_onnx(model, example: np.ndarray):
     return onnx.load_from_string(buf.getvalue())
 
 
+def _first_linear_shape(model) -> tuple[int, ...]:
+    """The input shape of an nn.Module whose first weighted layer is a Linear (an MLP)."""
+    for mod in model.modules():
+        if type(mod).__name__ == "Linear":
+            return (int(mod.in_features),)
+        if type(mod).__name__.startswith("Conv"):
+            break
+    raise SnccError(f"converting a {type(model).__name__} without calibration_data needs its input shape: "
+                    "give input_shape=(C, H, W) (or calibration_data)")
+
+
 def _as_batch(calibration_data) -> np.ndarray:
     if hasattr(calibration_data, "detach"):
         calibration_data = calibration_data.detach().cpu().numpy()
@@ -55,25 +66,26 @@ def _as_batch(calibration_data) -> np.ndarray:
     return x
 
 
-def import_model(model, calibration_data=None) -> Module:
-    """A float IR module from a torch.nn.Module, an ONNX path/ModelProto, an .sir path or a Module."""
+def import_model(model, calibration_data=None, input_shape=None) -> Module:
+    """A float IR module from a torch.nn.Module, an ONNX path/ModelProto, a .pt2 torch.export
+    program, an .sir path or a Module."""
     from sncc.onnx_frontend import import_onnx
 
     if isinstance(model, Module):
         return model.clone()
     if isinstance(model, (str, os.PathLike)):
-        if str(model).endswith(".sir"):
-            from sncc.ir import load as load_ir
+        from sncc.driver import load_model
 
-            return load_ir(model)
-        return import_onnx(model)
+        return load_model(model)
     if type(model).__module__.startswith("onnx") or isinstance(model, (bytes, bytearray)):
         return import_onnx(model)
     if hasattr(model, "state_dict") and hasattr(model, "forward"):
-        if calibration_data is None:
-            raise SnccError("converting a torch.nn.Module needs calibration_data (it also gives the input shape)")
-        return import_onnx(_to_onnx(model, _as_batch(calibration_data)),
-                           name=type(model).__name__.lower())
+        if calibration_data is not None:
+            example = _as_batch(calibration_data)
+        else:
+            shape = tuple(input_shape) if input_shape is not None else _first_linear_shape(model)
+            example = np.zeros((1,) + shape, np.float32)
+        return import_onnx(_to_onnx(model, example), name=type(model).__name__.lower())
     raise SnccError(f"cannot convert a {type(model).__name__}: give a torch.nn.Module, an ONNX file or ModelProto, "
                     "or an .sir file")
 
@@ -99,7 +111,19 @@ class SpikingNetwork:
 
     @property
     def n_layers(self) -> int:
-        """Number of spiking neuron layers (if ops), output layer included for count readout."""
+        """Number of weighted layers (dense and conv2d ops), SC-NeuroCore's count: 3 for a
+        784-256-128-10 MLP. A sum pool written as an all-ones depthwise convolution is not one."""
+        def weighted(op):
+            if op.kind not in ("dense", "conv2d", "matmul"):
+                return False
+            w = self.module.const_value(op.operands[1])
+            return not (op.kind == "conv2d" and op.attrs["groups"] > 1 and w is not None and w.shape[1] == 1
+                        and np.all(w == 1) and len(op.operands) == 2)
+        return sum(weighted(op) for op in self.module.ops)
+
+    @property
+    def n_neuron_layers(self) -> int:
+        """Number of IF neuron layers (an output layer included for count readout)."""
         return sum(op.kind == "if" for op in self.module.ops)
 
     @property
@@ -214,6 +238,19 @@ class SpikingNetwork:
         out = self.run(x, T, **kw)
         return int(out.argmax()) if out.ndim == 1 else out.argmax(axis=1)
 
+    def export_nir(self, path) -> list[str]:
+        """Write the network as a NIR graph (`.nir`, spec/nir.md section 3) for snnTorch, Norse,
+        Sinabs, ...; returns what NIR cannot express (recorded for sncc, and warned about once).
+
+            >>> snn.export_nir("model.nir")                   # doctest: +SKIP
+        """
+        from sncc.nir_export import NirExportWarning, export_nir, warning_text
+
+        lost = export_nir(self.module, path, warn=False)
+        if lost:  # one warning, pointing at the caller's line
+            warnings.warn(warning_text(lost), NirExportWarning, stacklevel=2)
+        return lost
+
     def save(self, path) -> None:
         """Write the IR text (.sir); `sncc.load(path)` reads it back."""
         from sncc.driver import write_atomically
@@ -221,7 +258,8 @@ class SpikingNetwork:
         write_atomically(Path(path), self.module.to_text())
 
     def __repr__(self) -> str:
-        return f"<SpikingNetwork @{self.module.name}: {self.n_layers} IF layers, T={self.T}>"
+        return (f"<SpikingNetwork @{self.module.name}: {self.n_layers} weighted layers, {self.n_neuron_layers} IF "
+                f"layers, T={self.T}>")
 
 
 def load(path) -> SpikingNetwork:
@@ -231,27 +269,55 @@ def load(path) -> SpikingNetwork:
     return SpikingNetwork(load_ir(path))
 
 
+DEFAULT_T = 32  # timesteps when T is not given and the model has no QCFS activations
+
+
+def default_T(module: Module) -> int:
+    """T when the caller gives none (SC-NeuroCore's rule): a QCFS model runs at its trained
+    L (the largest, if layers differ); any other model at DEFAULT_T = 32."""
+    levels = [op.attrs["levels"] for op in module.ops if op.kind == "qcfs"]
+    return max(levels) if levels else DEFAULT_T
+
+
 def conversion_pipeline(T=32, encoding="constant", reset="subtract", readout="membrane", percentile=99.9,
-                        granularity="channel", seed=0, v0=0.5, maxpool="gate", samples=0) -> str:
-    return (f"canonicalize,fold-batchnorm,dce,"
-            f"calibrate{{percentile={percentile},granularity={granularity},samples={samples}}},normalize,"
+                        granularity="channel", seed=0, v0=0.5, maxpool="gate", samples=0, calibrated=True) -> str:
+    """The pass pipeline of `convert`; without calibration data (`calibrated=False`) the scales
+    come from `assume-scale` (QCFS thresholds, else 1.0 per ReLU layer)."""
+    scales = (f"calibrate{{percentile={percentile},granularity={granularity},samples={samples}}}" if calibrated
+              else "assume-scale")
+    return (f"canonicalize,fold-batchnorm,dce,{scales},normalize,"
             f"convert-to-snn{{T={T},encoding={encoding},reset={reset},readout={readout},seed={seed},v0={v0},"
             f"maxpool={maxpool}}}")
 
 
-def convert(model, calibration_data, T: int = 32, *, encoding: str = "constant", reset: str = "subtract",
-            readout: str = "membrane", percentile: float = 99.9, granularity: str = "channel", seed: int = 0,
-            v0: float = 0.5, maxpool: str = "gate", samples: int = 0, progress: bool = True) -> SpikingNetwork:
+def convert(model, calibration_data=None, T: int | None = None, *, encoding: str = "constant",
+            reset: str = "subtract", readout: str = "membrane", percentile: float = 99.9,
+            granularity: str = "channel", seed: int = 0, v0: float = 0.5, maxpool: str = "gate", samples: int = 0,
+            input_shape=None, progress: bool = True) -> SpikingNetwork:
     """Convert a trained ANN into a rate-coded spiking network.
 
-    model: a torch.nn.Module, an ONNX path or ModelProto, or an IR Module / .sir path.
+    model: a torch.nn.Module, an ONNX path or ModelProto, a `.pt2` torch.export program, or
+    an IR Module / .sir path.
     calibration_data: a batch of typical inputs (numpy or torch), e.g. 1,000 training images.
+    Without it (SC-NeuroCore's convention) a QCFS model takes its learned thresholds and a
+    ReLU model threshold 1.0 per layer, with a warning that accuracy will suffer; an
+    nn.Module then needs `input_shape` unless its first layer is a Linear.
+    T: timesteps; omitted, a QCFS model runs at its trained L, any other at 32.
     The defaults give the best accuracy: constant-current input, reset by subtraction,
     99.9th-percentile calibration per layer, membrane readout of a non-spiking output layer.
+
+        >>> snn = convert("examples/mlp.onnx", x_train[:1000], T=16)   # doctest: +SKIP
     """
-    check_T(T)
-    module = import_model(model, calibration_data)
-    pipeline = conversion_pipeline(T, encoding, reset, readout, percentile, granularity, seed, v0, maxpool, samples)
+    if T is not None:
+        check_T(T)
+    calibrated = calibration_data is not None
+    if not calibrated and readout == "count":
+        raise SnccError("readout='count' sets the output threshold from the calibrated output range: "
+                        "give calibration_data")
+    module = import_model(model, calibration_data, input_shape=input_shape)
+    T = default_T(module) if T is None else T
+    pipeline = conversion_pipeline(T, encoding, reset, readout, percentile, granularity, seed, v0, maxpool, samples,
+                                   calibrated=calibrated)
     ctx = PassContext(calibration_data=calibration_data, progress=progress)
     module = PassManager.parse(pipeline).run(module, ctx)
     return SpikingNetwork(module, ctx.reports)

@@ -1,6 +1,7 @@
 """The `sncc` command line.
 
-    sncc MODEL [--target ir|cpu|artix7] [-o OUT] [--pipeline PIPE] ...   compile a model
+    sncc MODEL [--target ir|cpu|artix7|nir] [-o OUT] [--pipeline PIPE] ...   compile a model
+                                    (MODEL: .onnx, .nir, .sir, or a torch.export .pt2 program)
     sncc opt IN.sir --pipeline PIPE [-o OUT.sir]                         run passes on IR
     sncc run MODEL --input X.npy [--labels Y.npy] [--fixed] [--json]     simulate
     sncc sim BUILD_DIR [--vectors N]                                     RTL co-simulation
@@ -34,6 +35,11 @@ examples:
   sncc examples/mlp.onnx --calib x.npy -T 16 --target artix7 -o build/
                                                   Verilog + XDC + build.tcl for an Arty A7-100
   sncc sim build/ --vectors 100                   RTL vs fixed-point reference, bit for bit
+  sncc examples/mlp.onnx --calib x.npy --target nir -o mlp.nir
+                                                  export the spiking network as a NIR graph
+                                                  (snnTorch, Norse, Sinabs, ...; spec/nir.md)
+  sncc model.nir --target artix7 -o build/        a NIR graph from another tool to the FPGA
+  sncc run model.nir --input x.npy                simulate a NIR graph (T=32, or -T)
   sncc passes                                     list the passes and their options
 
 pipelines are comma-separated pass names with options in braces:
@@ -64,17 +70,22 @@ def _common(p: argparse.ArgumentParser):
 def _compile_parser() -> argparse.ArgumentParser:
     from sncc.driver import DEFAULT_PIPELINE, TARGETS
 
-    p = _Parser(prog="sncc", description="Compile a trained ANN (ONNX) or sncc IR (.sir) into a spiking "
-                "network for a target.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", metavar="MODEL", help="an .onnx model or an .sir IR file")
+    p = _Parser(prog="sncc", description="Compile a trained ANN (ONNX, or a torch.export .pt2 program), a "
+                "spiking network in NIR (.nir) or sncc IR (.sir) into a spiking network for a target.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", metavar="MODEL", help="an .onnx model, a .pt2 torch.export program, a .nir graph "
+                   "(spiking; -T sets its timesteps, default 32) or an .sir IR file")
     p.add_argument("--target", choices=TARGETS, default="ir",
-                   help="what to produce: ir = the IR text after the pipeline (default)")
+                   help="what to produce: ir = the IR text after the pipeline (default); nir = a NIR "
+                   "graph of the spiking network (needs -o)")
     p.add_argument("-o", "--output", metavar="OUT", help="output: the IR file for targets ir and cpu (default: stdout), "
-                   "the project folder for artix7")
+                   "the project folder for artix7, the .nir file for nir")
     p.add_argument("--pipeline", metavar="PIPE", help=f"passes to run (default: {DEFAULT_PIPELINE['ir']}; "
                    "with --calib: the full conversion canonicalize,fold-batchnorm,dce,calibrate,normalize,convert-to-snn)")
-    p.add_argument("-T", type=int, metavar="N", help="timesteps of the spiking network (module attribute T)")
-    p.add_argument("--calib", metavar="FILE.npy", help="calibration inputs, shape [N, ...] (for calibrate)")
+    p.add_argument("-T", type=int, metavar="N", help="timesteps of the spiking network (module attribute T; "
+                   "default: a QCFS model's trained L, else 32)")
+    p.add_argument("--calib", metavar="FILE.npy", help="calibration inputs, shape [N, ...] (for calibrate); "
+                   "without them targets cpu, artix7 and nir convert with threshold 1.0 per ReLU layer (QCFS: "
+                   "its learned thresholds), with a warning")
     p.add_argument("--weight-bits", type=int, metavar="B",
                    help="quantize to fixed point with B-bit weights (targets cpu and artix7; artix7 default 8)")
     fpga = p.add_argument_group("artix7 target")
@@ -115,7 +126,7 @@ def _run_parser() -> argparse.ArgumentParser:
                 epilog="examples:\n  sncc run snn.sir --input x_test.npy --labels y_test.npy\n"
                        "  sncc run model.onnx --calib x_train.npy -T 16 --input x.npy --fixed --json",
                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", metavar="MODEL", help="a spiking .sir file, or an .onnx model with --calib")
+    p.add_argument("model", metavar="MODEL", help="a spiking .sir file or .nir graph, or an .onnx model with --calib")
     p.add_argument("--input", metavar="X.npy", required=True, help="inputs [N, ...] (one sample: [...])")
     p.add_argument("--labels", metavar="Y.npy", help="integer labels [N]: report accuracy")
     p.add_argument("-T", type=int, metavar="N", help="timesteps (default: the network's T)")
@@ -136,7 +147,7 @@ def _cmd_run(args) -> int:
 
     import numpy as np
 
-    from sncc.api import SpikingNetwork, conversion_pipeline
+    from sncc.api import SpikingNetwork, conversion_pipeline, default_T
     from sncc.driver import load_array, load_model
     from sncc.pass_manager import PassContext, PassManager
 
@@ -156,11 +167,9 @@ def _cmd_run(args) -> int:
     if labels is not None:
         labels = _check_labels(labels, len(xb))
     ctx = PassContext(calibration_data=calib, T=args.T, progress=not args.json)
-    if not module.is_spiking:
-        if calib is None:
-            raise SnccError(f"'{args.model}' is a float network: give --calib FILE.npy to convert it, "
-                            "or run a spiking .sir file")
-        module = PassManager.parse(conversion_pipeline(T=args.T or 32)).run(module, ctx)
+    if not module.is_spiking:  # convert; without --calib by SC-NeuroCore's rule (assume-scale warns)
+        T = args.T or default_T(module)
+        module = PassManager.parse(conversion_pipeline(T=T, calibrated=calib is not None)).run(module, ctx)
     if args.fixed or args.weight_bits is not None:
         from sncc.types import Fixed
 
@@ -261,16 +270,18 @@ def _cmd_compile(args) -> int:
     if args.T is not None:
         check_T(args.T, "-T")
     _check_weight_bits(args.weight_bits)
-    if args.target != "artix7":
+    if args.target not in ("artix7", "nir"):
         _check_elide(args)
     calib = load_array(args.calib, "calibration") if args.calib else None
     module = load_model(args.model)
     if args.pipeline is not None:
         pipeline = args.pipeline
-    elif calib is not None:  # calibration data given: the full conversion to a spiking network
-        from sncc.api import conversion_pipeline
+    elif calib is not None or (args.target in ("cpu", "artix7", "nir") and not module.is_spiking):
+        # the full conversion to a spiking network; without --calib, SC-NeuroCore's rule:
+        # QCFS thresholds, else threshold 1.0 per ReLU layer (assume-scale warns)
+        from sncc.api import conversion_pipeline, default_T
 
-        pipeline = conversion_pipeline(T=args.T or 32)
+        pipeline = conversion_pipeline(T=args.T or default_T(module), calibrated=calib is not None)
     else:
         pipeline = DEFAULT_PIPELINE.get(args.target, DEFAULT_PIPELINE["ir"])
     if args.weight_bits is not None:
@@ -282,7 +293,20 @@ def _cmd_compile(args) -> int:
     _print_reports(ctx)
     if args.target == "artix7":
         return _build_artix7(args, module, calib)
+    if args.target == "nir":
+        return _export_nir(args, module)
     _emit(module.to_text(elide=args.elide_weights), args.output)
+    return 0
+
+
+def _export_nir(args, module) -> int:
+    from sncc.nir_export import export_nir, warning_text
+
+    if not args.output:
+        raise SnccError("--target nir writes a binary (HDF5) file: give -o FILE.nir")
+    lost = export_nir(module, args.output, warn=False)
+    if lost:
+        print(f"sncc: warning: {warning_text(lost)}", file=sys.stderr)
     return 0
 
 

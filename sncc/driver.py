@@ -10,20 +10,33 @@ from sncc.ir import Module, load
 from sncc.limits import check_T
 from sncc.pass_manager import PassContext, PassManager
 
-TARGETS = ("ir", "cpu", "artix7")
+TARGETS = ("ir", "cpu", "artix7", "nir")
 DEFAULT_PIPELINE = {"ir": "canonicalize,fold-batchnorm,dce"}
 
 
 def load_model(path) -> Module:
-    """An `.onnx` file through the ONNX frontend, or an `.sir` file through the parser."""
+    """An `.onnx` file through the ONNX frontend, an `.sir` file through the parser, a `.nir`
+    graph through the NIR frontend (a spiking module), a `.pt2` torch.export program."""
     p = Path(path)
     if p.suffix == ".sir":
         return load(p)
+    if p.suffix == ".nir":
+        from sncc.nir_frontend import import_nir
+
+        return import_nir(p).module
+    if p.suffix == ".pt2":
+        from sncc.torch_program import load_pt2
+
+        return load_pt2(p)
+    if p.suffix in (".pt", ".pth"):
+        from sncc.torch_program import PT_MESSAGE
+
+        raise SnccError(PT_MESSAGE.format(path=p, suffix=p.suffix))
     if p.suffix == ".onnx":
         from sncc.onnx_frontend import import_onnx
 
         return import_onnx(p)
-    raise SnccError(f"'{p}': unknown model format '{p.suffix or '(no extension)'}'; give an .onnx model or an .sir IR file")
+    raise SnccError(f"'{p}': unknown model format '{p.suffix or '(no extension)'}'; give an .onnx model, a .pt2 torch.export program, a .nir graph or an .sir IR file")
 
 
 def load_array(path, what: str) -> np.ndarray:
@@ -57,7 +70,7 @@ def compile_model(module: Module, pipeline: str, *, target: str = "ir", T: int |
     pm = PassManager.parse(pipeline, **(instrumentation or {}))
     ctx = PassContext(calibration_data=calibration_data, T=T)
     module = pm.run(module, ctx)
-    if target in ("cpu", "artix7") and not module.is_spiking:
+    if target in ("cpu", "artix7", "nir") and not module.is_spiking:
         raise SnccError(f"target {target} needs a spiking network: give --calib FILE.npy to convert this model "
                         "(or a pipeline ending in convert-to-snn)")
     return module, ctx

@@ -81,7 +81,8 @@ def test_unsupported_op_exit_code_1_and_no_output(tmp_path, op):
     ([EXAMPLE, "--pipeline", "canonicalize,nope"], "unknown pass 'nope'"),
     ([EXAMPLE, "-T", "0"], "-T must be an integer in 1..65536"),
     ([EXAMPLE, "--target", "fpga"], "invalid choice: 'fpga'"),
-    ([EXAMPLE, "--target", "cpu"], "target cpu needs a spiking network: give --calib"),
+    # (without --calib and --pipeline, target cpu converts by SC-NeuroCore's rule: test_seed_conventions.py)
+    ([EXAMPLE, "--target", "cpu", "--pipeline", "canonicalize"], "target cpu needs a spiking network: give --calib"),
     (["run", EXAMPLE, "--input", "nothere.npy"], "input file 'nothere.npy' does not exist"),
     ([EXAMPLE, "--calib", "nothere.npy"], "calibration file 'nothere.npy' does not exist"),
     ([EXAMPLE, "--print-ir-after", "nope"], "--print-ir-after: unknown pass 'nope'"),

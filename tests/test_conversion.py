@@ -29,7 +29,7 @@ def test_accuracy_approaches_the_ann_as_T_grows(mlp, data):
     ann = accuracy(mlp, xt, yt)
     assert ann > 0.9
     snn = sncc.convert(mlp, calibration_data=torch.from_numpy(x[:500]), T=32)
-    assert snn.n_layers == 2 and snn.T == 32
+    assert snn.n_layers == 3 and snn.n_neuron_layers == 2 and snn.T == 32  # 784-128-64-10: 3 weighted layers
     acc = {T: float((snn.classify(xt, T=T) == yt).mean()) for T in (1, 4, 16, 64)}
     assert acc[1] < acc[4] <= acc[16] + 0.005 and acc[16] <= acc[64] + 0.005
     assert acc[64] >= ann - 0.01, (acc, ann)
@@ -244,7 +244,7 @@ def test_cli_converts_with_calibration_data(tmp_path, data):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     snn = sncc.load(out)
-    assert snn.T == 16 and snn.n_layers == 2
+    assert snn.T == 16 and snn.n_layers == 3
     bad = tmp_path / "bad.npy"
     np.save(bad, np.zeros((3, 7), np.float32))
     r = subprocess.run([sys.executable, "-m", "sncc", "examples/mlp.onnx", "--calib", str(bad), "-o", str(tmp_path / "x.sir")],
