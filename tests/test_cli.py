@@ -87,6 +87,10 @@ def test_unsupported_op_exit_code_1_and_no_output(tmp_path, op):
     ([EXAMPLE, "--calib", "nothere.npy"], "calibration file 'nothere.npy' does not exist"),
     ([EXAMPLE, "--print-ir-after", "nope"], "--print-ir-after: unknown pass 'nope'"),
     (["opt", "nothere.sir", "--pipeline", "dce"], "cannot read IR file 'nothere.sir'"),
+    ([EXAMPLE, "--target", "artix7", "-o", "/nonexistent/b", "--lanes", "4", "--target-fps", "100"],
+     "--lanes and --target-fps both set the lanes: give one of them"),
+    ([EXAMPLE, "--target", "artix7", "-o", "/nonexistent/b", "--target-fps", "-5"],
+     "--target-fps must be a positive number"),
 ])
 def test_user_errors(args, message):
     r = run(*args)
