@@ -95,9 +95,10 @@ def estimate(g: HardwareGraph, events: dict[int, float], lanes: dict[int, int] |
         if n.kind == "if":
             readers = [p for q in g.nodes for p in q.projections if p.src is n and not q.static]
             if readers:
-                first = f"S_ACC{readers[0].index}"
-                if first in out and f"S_PASS{n.index}" in out:
-                    out[f"S_PASS{n.index}"] = max(out[f"S_PASS{n.index}"], out.pop(first))
+                first, own = f"S_ACC{readers[0].index}", f"S_PASS{n.index}"
+                if first in out and own in out:   # the one phase, named after the part that costs more
+                    slower = first if out[first] > out[own] else own
+                    out[slower] = max(out.pop(first), out.pop(own))
     step = sum(out.values())
     out["once"] = once
     out["total"] = once + g.T * step + 4 * g.output.size
