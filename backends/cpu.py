@@ -36,7 +36,11 @@ held for a chunk of samples as
 and each `if`/`readout`/rate-`encode`/`gated_maxpool2d` op runs its own time loop over
 [B, T, ...]. Every element sees exactly the arithmetic of the step-by-step order. Spikes
 are stored as uint8 and consumed as events by `dense` and `conv2d` (only the inputs that
-fired are visited); time-invariant float inputs of `dense` go through a GEMM.
+fired are visited); time-invariant float inputs of `dense` go through a GEMM. `conv2d`
+scatters every non-zero input (spike, pooled count, pixel) into channels-last sums, SIMD
+over output channels (runtime/spiking_simd_vec.h). An `avgpool2d` of spikes read only by
+a `conv2d` hands it uint8 window counts (the conv's weights carry the 1/n; exact for the
+power-of-two windows it is used for), so the conv sees one event per active window.
 
 Parallelism: the batch is cut into chunks sized for the cache (`chunk_bytes`). With
 enough samples the chunks run in a pool of worker threads, each through the whole plan
@@ -51,12 +55,17 @@ produces steps for the same executor). In fixed mode every value is its integers
 spikes uint8, others int32 where the worst case over every input the types admit fits
 (tracked per value when lowering: `_Slot.maxabs`), else int64; inputs are quantized per
 chunk exactly like `sncc.interpreter.quantize_input`; outputs are float64 q * 2^-F, equal
-(np.array_equal) to what `sncc.interpret` returns. Kernels: dense on spikes is event
-driven with int32 vectors; dense on integer inputs (the first layer) runs f32 FMAs in
-blocks of active inputs whose sums provably stay below 2^24 (exact) and adds them to int32
-accumulators; conv2d and the power-of-two pooling windows use the f32 kernels when every
-sum is below 2^24 (exact), else the interpreter's int64 numpy; `if` saturates at `vbits`
-in int32 or int64 membranes; add/mul/concat/transpose and gated_maxpool2d use numpy int64.
+(np.array_equal) to what `sncc.interpret` returns. Kernels: the float design with integer
+types. dense on spikes is event driven with int32 vectors; dense on integer inputs (the
+first layer) runs f32 FMAs in blocks of active inputs whose sums provably stay below 2^24
+(exact) and adds them to int32 accumulators; conv2d is the float scatter kernel with
+integer-valued f32 weights into int32 outputs when every partial sum is below 2^24
+(exact in any order), else with int32 sums when they fit in 31 bits, else the
+interpreter's int64 numpy; the power-of-two pooling windows are window sums (uint8 counts
+of spikes for a conv2d that reads them, else int32/int64); add/mul are compiled integer
+kernels (shifts aligning the fraction bits); gated_maxpool2d of spikes is the float kernel
+(its running sums are counts, exact in f32); `if` saturates at `vbits` in int32 or int64
+membranes; concat/transpose and gated_maxpool2d of integers use numpy int64.
 Ops without fixed-point semantics (maxpool2d, relu, ...) raise SnccError naming the op.
 """
 from __future__ import annotations

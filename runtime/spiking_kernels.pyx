@@ -10,8 +10,10 @@ inside.
 
 Inputs are float32 or uint8 (spikes, 0/1): the fused type `in_t`. Spike inputs of the
 linear ops are used as events: only the inputs that are non-zero are visited (dense:
-rows of the transposed weight [K, N] are accumulated; conv2d: every output pixel adds
-the weight rows of the active input channels under its window).
+rows of the transposed weight [K, N] are accumulated; conv2d: every active input adds
+its weight rows to the output pixels its taps reach). conv2d, the window sums and add/mul
+also serve the fixed-point mode with integer types (same design; see the fixed-point
+section for the kernels only that mode has).
 
 The hot loops (dense, conv2d, pooling, if, rate encoding, gated max pooling) are in
 spiking_simd.h: C with 64-byte vectors, compiled for AVX-512, AVX2 and the baseline and
@@ -288,7 +290,7 @@ def conv2d(const cx_t[:, :, :, ::1] x, const ca_t[:, :, :, :, ::1] wt, const ca_
 
     Event driven by scattering: every non-zero input (a spike, a small pooled count, a
     pixel) adds value * its weight row to the output pixels its taps reach, vectors over
-    output channels (spikes and counts of 1: additions only). Inputs outside [C, H, W] are
+    output channels. Inputs outside [C, H, W] are
     never read and outputs outside [O, Ho, Wo] never written, whatever Ho and Wo are."""
     cdef Py_ssize_t M = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t G = wt.shape[0], kh = wt.shape[1], kw = wt.shape[2], Cg = wt.shape[3], Ogp = wt.shape[4]
@@ -313,8 +315,8 @@ def conv2d(const cx_t[:, :, :, ::1] x, const ca_t[:, :, :, :, ::1] wt, const ca_
     cdef int32_t[:, ::1] ct = _conv_taps(W, Wo, kw, sw, pl, dw)
     cdef int nth = 1 if threads == 1 else openmp.omp_get_max_threads()   # rows of per-thread scratch
     sdt = np.float32 if ca_t is float else np.int32
-    cdef int32_t[:, ::1] idx = np.empty((nth, Cg + 1), dtype=np.int32)
-    cdef ca_t[:, ::1] val = np.empty((nth, Cg + 1), dtype=sdt)
+    cdef int32_t[:, ::1] idx = np.empty((nth, Cg + 4), dtype=np.int32)   # + padding to a multiple of 4
+    cdef ca_t[:, ::1] val = np.empty((nth, Cg + 4), dtype=sdt)
     cdef ca_t[:, ::1] acc = np.empty((nth, Ho * Wo * G * Ogp), dtype=sdt)
     cdef Py_ssize_t m
     cdef int tid
