@@ -11,7 +11,7 @@ extensions = [
         f"sncc.runtime.{pyx.stem}",
         [str(pyx.relative_to(here))],
         include_dirs=[np.get_include()],
-        extra_compile_args=["-O3", "-fopenmp"],
+        extra_compile_args=["-O3", "-fopenmp", "-fno-trapping-math"],
         extra_link_args=["-fopenmp"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

@@ -36,7 +36,11 @@ held for a chunk of samples as
 and each `if`/`readout`/rate-`encode`/`gated_maxpool2d` op runs its own time loop over
 [B, T, ...]. Every element sees exactly the arithmetic of the step-by-step order. Spikes
 are stored as uint8 and consumed as events by `dense` and `conv2d` (only the inputs that
-fired are visited); time-invariant float inputs of `dense` go through a GEMM.
+fired are visited); time-invariant float inputs of `dense` go through a GEMM. `conv2d`
+scatters every non-zero input (spike, pooled count, pixel) into channels-last sums, SIMD
+over output channels (runtime/spiking_simd_vec.h). An `avgpool2d` of spikes read only by
+a `conv2d` hands it uint8 window counts (the conv's weights carry the 1/n; exact for the
+power-of-two windows it is used for), so the conv sees one event per active window.
 
 Parallelism: the batch is cut into chunks sized for the cache (`chunk_bytes`). With
 enough samples the chunks run in a pool of worker threads, each through the whole plan
@@ -51,12 +55,17 @@ produces steps for the same executor). In fixed mode every value is its integers
 spikes uint8, others int32 where the worst case over every input the types admit fits
 (tracked per value when lowering: `_Slot.maxabs`), else int64; inputs are quantized per
 chunk exactly like `sncc.interpreter.quantize_input`; outputs are float64 q * 2^-F, equal
-(np.array_equal) to what `sncc.interpret` returns. Kernels: dense on spikes is event
-driven with int32 vectors; dense on integer inputs (the first layer) runs f32 FMAs in
-blocks of active inputs whose sums provably stay below 2^24 (exact) and adds them to int32
-accumulators; conv2d and the power-of-two pooling windows use the f32 kernels when every
-sum is below 2^24 (exact), else the interpreter's int64 numpy; `if` saturates at `vbits`
-in int32 or int64 membranes; add/mul/concat/transpose and gated_maxpool2d use numpy int64.
+(np.array_equal) to what `sncc.interpret` returns. Kernels: the float design with integer
+types. dense on spikes is event driven with int32 vectors; dense on integer inputs (the
+first layer) runs f32 FMAs in blocks of active inputs whose sums provably stay below 2^24
+(exact) and adds them to int32 accumulators; conv2d is the float scatter kernel with
+integer-valued f32 weights into int32 outputs when every partial sum is below 2^24
+(exact in any order), else with int32 sums when they fit in 31 bits, else the
+interpreter's int64 numpy; the power-of-two pooling windows are window sums (uint8 counts
+of spikes for a conv2d that reads them, else int32/int64); add/mul are compiled integer
+kernels (shifts aligning the fraction bits); gated_maxpool2d of spikes is the float kernel
+(its running sums are counts, exact in f32); `if` saturates at `vbits` in int32 or int64
+membranes; concat/transpose and gated_maxpool2d of integers use numpy int64.
 Ops without fixed-point semantics (maxpool2d, relu, ...) raise SnccError naming the op.
 """
 from __future__ import annotations
@@ -111,13 +120,14 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 class _Slot:
     """A lowered IR value: where it lives (its kind), its storage dtype and sample shape."""
 
-    __slots__ = ("index", "kind", "dtype", "shape", "value", "name", "maxabs", "frac")
+    __slots__ = ("index", "kind", "dtype", "shape", "value", "name", "maxabs", "frac", "unit")
 
     def __init__(self, index: int, kind: int, dtype: np.dtype, shape: tuple, name: str):
         self.index, self.kind, self.dtype, self.shape, self.name = index, kind, dtype, tuple(shape), name
         self.value: np.ndarray | None = None  # CONST: the array, shape [1, *shape]
         self.maxabs = 0  # fixed mode: a bound on |q| for every input the type admits
         self.frac = 0    # fixed mode: fraction bits F (values are q * 2^-F)
+        self.unit = 1.0  # float mode: the value of a stored 1 (uint8 window counts of spikes: 1/n)
 
     @property
     def size(self) -> int:
@@ -273,6 +283,25 @@ class _AvgPoolStep(_Step):
         ctx.env[self.out.index] = buf
 
 
+class _PoolSumStep(_Step):
+    """Window sums of pooling: the fixed-point avgpool2d / global_avgpool (power-of-two
+    windows: the sum is the result), and in float mode the spike counts of an avgpool2d
+    whose only reader is a conv2d (uint8 events of value count/n; the conv's weights carry
+    the 1/n: exact for a power-of-two n). Counting spikes is a byte sum, and the conv then
+    sees one event per active window instead of up to n spikes or n float reads."""
+
+    def __init__(self, op, out, x, kernel, strides, pads):
+        super().__init__(op, out, [x])
+        self.kernel, self.strides, self.pads = kernel, strides, pads
+
+    def run(self, ctx):
+        x = self.ins[0]
+        buf = ctx.buffer(self, self.out)
+        _k.pool_sum(self.rows(ctx, x), buf.reshape((-1,) + self.out.shape), *self.kernel, *self.strides, *self.pads,
+                    ctx.threads)
+        ctx.env[self.out.index] = buf
+
+
 class _MaxPoolStep(_Step):
     def __init__(self, op, out, x, attrs):
         super().__init__(op, out, [x])
@@ -336,10 +365,16 @@ class _BinaryStep(_Step):
             sa, sb = [0] * pad + sa, [0] * pad + sb
             av = np.lib.stride_tricks.as_strided(a, shape, [s * a.itemsize for s in sa], writeable=False)
             bv = np.lib.stride_tricks.as_strided(b, shape, [s * b.itemsize for s in sb], writeable=False)
-            _k.binary(av, bv, buf.reshape(shape), self.multiply, ctx.threads)
+            self.kernel(av, bv, buf.reshape(shape), ctx.threads)
         else:  # more than 4 irreducible axes: numpy's own broadcasting loop
-            (np.multiply if self.multiply else np.add)(a, b, out=buf, dtype=np.float32)
+            self.numpy(a, b, buf)
         ctx.env[self.out.index] = buf
+
+    def kernel(self, a, b, out, threads):
+        _k.binary(a, b, out, self.multiply, threads)
+
+    def numpy(self, a, b, out):
+        (np.multiply if self.multiply else np.add)(a, b, out=out, dtype=np.float32)
 
 
 class _NumpyStep(_Step):
@@ -492,6 +527,11 @@ class _FloatLowering:
         self.if_neurons: dict[str, int] = {}
         self.input_slots: list[_Slot] = []
         self.has_users = {id(v) for op in module.ops for v in op.operands}
+        self.readers: dict[int, list[Operation]] = {}
+        for op in module.ops:
+            for v in op.operands:
+                self.readers.setdefault(id(v), []).append(op)
+        self.output_ids = {id(v) for v in module.outputs}
 
     # helpers
     def slot(self, v: Value) -> _Slot:
@@ -501,6 +541,25 @@ class _FloatLowering:
         s = _Slot(len(self.slots), kind, np.dtype(dtype), op.type.shape, self.names[id(op.result)])
         self.slots[id(op.result)] = s
         return s
+
+    def count_window(self, op: Operation, x: _Slot) -> int:
+        """n if avgpool2d `op` may hand its only reader, a conv2d, uint8 window counts of
+        spikes (_PoolSumStep): x holds spikes, the divisor is the same n = kh*kw <= 128
+        for every window (count_include_pad, or no window reaches outside the input) and a
+        power of two (scaling the conv's weights by 1/n is then exact); else 0."""
+        a = op.attrs
+        readers = self.readers.get(id(op.result), [])
+        if x.dtype != _U8 or id(op.result) in self.output_ids or len(readers) != 1 or \
+                readers[0].kind != "conv2d" or readers[0].operands[0] is not op.result:
+            return 0
+        (kh, kw), (sh, sw) = a["kernel"], a["strides"]
+        n = kh * kw
+        if n & (n - 1) or n > 128:
+            return 0
+        _, H, W = op.operands[0].type.shape
+        _, Ho, Wo = op.type.shape
+        inside = not any(a["pads"]) and (Ho - 1) * sh + kh <= H and (Wo - 1) * sw + kw <= W
+        return n if a["count_include_pad"] or inside else 0
 
     def const_array(self, op: Operation, v: Value, what: str) -> np.ndarray:
         s = self.slot(v)
@@ -557,12 +616,18 @@ class _FloatLowering:
             self.add_step(_DenseStep(op, self.new_slot(op, x.kind, _F32), x, wt,
                                      np.ascontiguousarray(bias)))
         elif k == "conv2d":
-            w = self.const_array(op, op.operands[1], "weight")
+            w = self.const_array(op, op.operands[1], "weight") * np.float32(x.unit)  # x.unit: see count_window
             wt = _k.conv_weight_layout(w, a["groups"])  # [G, kh, kw, C/G, O/G padded to 16]
             bias = self.const_array(op, op.operands[2], "bias") if len(op.operands) > 2 else np.zeros(0, np.float32)
             self.add_step(_Conv2dStep(op, self.new_slot(op, x.kind, _F32), x, wt, np.ascontiguousarray(bias), a))
         elif k == "avgpool2d":
-            self.add_step(_AvgPoolStep(op, self.new_slot(op, x.kind, _F32), x, a))
+            n = self.count_window(op, x)
+            if n:  # uint8 window counts, each worth 1/n, for the conv2d that reads them
+                out = self.new_slot(op, x.kind, _U8)
+                out.unit = 1.0 / n
+                self.add_step(_PoolSumStep(op, out, x, a["kernel"], a["strides"], a["pads"][:2]))
+            else:
+                self.add_step(_AvgPoolStep(op, self.new_slot(op, x.kind, _F32), x, a))
         elif k == "maxpool2d":
             dtype = x.dtype if x.dtype == _F32 or not _has_empty_window(op) else _F32
             self.add_step(_MaxPoolStep(op, self.new_slot(op, x.kind, dtype), x, a))
@@ -711,33 +776,6 @@ class _FixedDenseStep(_Step):
         ctx.env[self.out.index] = buf
 
 
-class _FixedViaFloatStep(_Step):
-    """conv2d / avgpool2d / global_avgpool through the float kernels, exactly: every
-    operand and every partial sum is an integer below 2^24 in magnitude (checked when
-    lowering), so f32 arithmetic is exact whatever the order; `scale` (2^s for the
-    pooling windows) turns the kernel's mean back into the window sum."""
-
-    def __init__(self, op, out, x, kernel, scale):
-        super().__init__(op, out, [x])
-        self.kernel, self.scale = kernel, scale
-
-    def run(self, ctx):
-        x = self.ins[0]
-        xr = self.rows(ctx, x)
-        if xr.dtype != _U8:
-            xr = xr.astype(np.float32)
-        fbuf = ctx.buffer((self, "f32"), self.out, dtype=_F32)
-        self.kernel(xr, fbuf, ctx.threads)
-        buf = ctx.buffer(self, self.out)
-        if self.scale != 1:
-            np.multiply(fbuf, np.float32(self.scale), out=fbuf)
-        np.copyto(buf, fbuf, casting="unsafe")
-        ctx.env[self.out.index] = buf
-
-    def bytes_per_sample(self, T):
-        return super().bytes_per_sample(T) * 2
-
-
 class _FixedNumpyStep(_Step):
     """The other stateless ops (add, mul, concat, transpose, and conv/pooling beyond the
     exact f32 range): the reference interpreter's int64 formulas on rows."""
@@ -760,6 +798,24 @@ class _FixedNumpyStep(_Step):
         np.copyto(buf, np.broadcast_to(y, (buf.size // self.out.size if self.out.size else 0,) + self.out.shape)
                   .reshape(buf.shape), casting="unsafe")
         ctx.env[self.out.index] = buf
+
+
+class _FixedBinaryStep(_BinaryStep):
+    """add / mul of integers (spec/ir.md section 6): (a << sa) + (b << sb), the shifts
+    aligning each operand to the result's fraction bits, or a * b; computed in the
+    result's integer type, which holds the worst case (so every intermediate does)."""
+
+    def __init__(self, op, out, a, b, multiply, shifts):
+        super().__init__(op, out, a, b, multiply)
+        self.shifts = tuple(shifts)
+
+    def kernel(self, a, b, out, threads):
+        _k.binary_fixed(a, b, out, *self.shifts, self.multiply, threads)
+
+    def numpy(self, a, b, out):
+        a, b = a.astype(np.int64), b.astype(np.int64)
+        y = a * b if self.multiply else (a << self.shifts[0]) + (b << self.shifts[1])
+        np.copyto(out, y, casting="unsafe")
 
 
 class _FixedEncodeRateStep(_EncodeRateStep):
@@ -801,7 +857,9 @@ class _FixedIfStep(_Step):
 class _FixedGatedMaxPoolStep(_Step):
     """gated_maxpool2d on integers (numpy, int64 running sums): per window the first
     position in row-major window order with the largest sum; padding never wins (its sum
-    is below every integer sum) and contributes 0."""
+    is below every integer sum) and contributes 0. Spikes (the usual case) go through the
+    float kernel instead: their running sums are counts <= T, exact in f32 for T < 2^24,
+    and it picks the same position by the same rule."""
 
     def __init__(self, op, out, ins):
         super().__init__(op, out, ins)
@@ -813,6 +871,11 @@ class _FixedGatedMaxPoolStep(_Step):
         k, s, p, d = a["kernel"], a["strides"], a["pads"], a["dilations"]
         xv = ctx.steps_view(x).reshape((ctx.B, -1) + x.shape)
         buf = ctx.buffer(self, self.out)
+        if x.dtype == _U8 and ctx.T < _EXACT_F32:
+            _k.gated_maxpool2d(np.ascontiguousarray(xv), buf.reshape((ctx.B, ctx.T) + self.out.shape), *k, *s, p[0],
+                               p[1], *d, ctx.threads)
+            ctx.env[self.out.index] = buf
+            return
         acc = np.zeros((ctx.B,) + x.shape, np.int64)
         low = np.iinfo(np.int64).min
         for t in range(ctx.T):
@@ -915,18 +978,18 @@ class _FixedLowering(_FloatLowering):
             b = self.const_int(op, op.operands[2], "bias") if len(op.operands) > 2 else None
             bound = int(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max(initial=0)) * x.maxabs + \
                 (int(np.abs(b).max(initial=0)) if b is not None else 0)
-            out = self.new_fixed(op, x.kind, bound)
-            if bound < _EXACT_F32 and x.maxabs < _EXACT_F32:
-                wt = _k.conv_weight_layout(w.astype(np.float32), a["groups"])
-                bias = b.astype(np.float32) if b is not None else np.zeros(0, np.float32)
-                (sh, sw), (pt, pl, _, _), (dh, dw) = a["strides"], a["pads"], a["dilations"]
-                shape = op.type.shape
-
-                def kern(xr, fb, threads, wt=wt, bias=bias):
-                    _k.conv2d(xr, wt, bias, fb.reshape((-1,) + shape), sh, sw, pt, pl, dh, dw, threads)
-                self.add_step(_FixedViaFloatStep(op, out, x, kern, 1))
+            if x.dtype in (_U8, _I32) and bound < _LIM32:
+                # the float kernel design, exact: every partial sum is within the bound. Below
+                # 2^24 the sums run in f32 (FMAs, exact in any order) and land in int32; above,
+                # in int32 (multiplies)
+                exact_f32 = bound < _EXACT_F32 and x.maxabs < _EXACT_F32
+                sdt = np.float32 if exact_f32 else np.int32
+                out = self.new_fixed(op, x.kind, bound, dtype=_I32)
+                wt = _k.conv_weight_layout(w, a["groups"], sdt)
+                bias = np.ascontiguousarray(b.astype(sdt) if b is not None else np.zeros(0, sdt))
+                self.add_step(_Conv2dStep(op, out, x, wt, bias, a))
             else:
-                self.add_step(_FixedNumpyStep(op, out, ins))
+                self.add_step(_FixedNumpyStep(op, self.new_fixed(op, x.kind, bound, dtype=_I64), ins))
         elif k in ("avgpool2d", "global_avgpool"):
             from sncc import ops as _ops
             try:
@@ -934,31 +997,31 @@ class _FixedLowering(_FloatLowering):
             except _ops.TypeError_ as e:
                 self.unsupported(op, str(e))
             n = 1 << sh_
-            out = self.new_fixed(op, x.kind, x.maxabs * n)
-            if x.maxabs * n < _EXACT_F32:
-                shape = op.type.shape
-                if k == "avgpool2d":
-                    def kern(xr, fb, threads):
-                        _k.avgpool2d(xr, fb.reshape((-1,) + shape), *a["kernel"], *a["strides"], a["pads"][0],
-                                     a["pads"][1], a["count_include_pad"], threads)
-                else:
-                    C, H, W = op.operands[0].type.shape
-
-                    def kern(xr, fb, threads):
-                        _k.global_avgpool(xr.reshape(-1, C, H * W), fb.reshape(-1, C), threads)
-                self.add_step(_FixedViaFloatStep(op, out, x, kern, n))
+            if k == "avgpool2d":
+                window, strides, pads = a["kernel"], a["strides"], a["pads"][:2]
             else:
-                self.add_step(_FixedNumpyStep(op, out, [x]))
+                window, strides, pads = op.operands[0].type.shape[1:], (1, 1), (0, 0)
+            bound = x.maxabs * n
+            if k == "avgpool2d" and self.count_window(op, x):
+                dtype = _U8  # spike counts (<= 128) for the conv2d that reads them: the sum is the value
+            else:
+                dtype = _I64 if x.dtype == _I64 else _int_dtype(bound)
+            self.add_step(_PoolSumStep(op, self.new_fixed(op, x.kind, bound, dtype=dtype), x, window, strides, pads))
         elif k in ("add", "concat"):
             F = _frac_of(op.type)
-            shifted = [s.maxabs << max(F - s.frac, 0) for s in ins]
+            shifts = [F - s.frac for s in ins]
+            shifted = [s.maxabs << max(sft, 0) for s, sft in zip(ins, shifts)]
             bound = sum(shifted) if k == "add" else max(shifted)
-            self.add_step(_FixedNumpyStep(op, self.new_fixed(op, kind, bound), ins))
+            out = self.new_fixed(op, kind, bound)
+            if k == "add" and min(shifts) >= 0:
+                self.add_step(_FixedBinaryStep(op, out, ins[0], ins[1], False, shifts))
+            else:
+                self.add_step(_FixedNumpyStep(op, out, ins))
         elif k == "mul":
             c = ins[1]
             if c.kind != CONST:
                 self.unsupported(op, "a product of two activations")
-            self.add_step(_FixedNumpyStep(op, self.new_fixed(op, kind, x.maxabs * c.maxabs), ins))
+            self.add_step(_FixedBinaryStep(op, self.new_fixed(op, kind, x.maxabs * c.maxabs), x, c, True, (0, 0)))
         elif k == "transpose":
             self.add_step(_FixedNumpyStep(op, self.new_fixed(op, x.kind, x.maxabs, spike_out, dtype=x.dtype), [x]))
         elif k in ("identity", "dropout", "flatten", "reshape"):

@@ -10,8 +10,10 @@ inside.
 
 Inputs are float32 or uint8 (spikes, 0/1): the fused type `in_t`. Spike inputs of the
 linear ops are used as events: only the inputs that are non-zero are visited (dense:
-rows of the transposed weight [K, N] are accumulated; conv2d: every output pixel adds
-the weight rows of the active input channels under its window).
+rows of the transposed weight [K, N] are accumulated; conv2d: every active input adds
+its weight rows to the output pixels its taps reach). conv2d, the window sums and add/mul
+also serve the fixed-point mode with integer types (same design; see the fixed-point
+section for the kernels only that mode has).
 
 The hot loops (dense, conv2d, pooling, if, rate encoding, gated max pooling) are in
 spiking_simd.h: C with 64-byte vectors, compiled for AVX-512, AVX2 and the baseline and
@@ -47,14 +49,38 @@ cdef extern from "spiking_simd.h" nogil:
                       uint8_t* out, int reset_zero)
     void snn_encode_rate(const float* x, int64_t xstep, int64_t T, int64_t n, const uint32_t* u, uint32_t* thr,
                          uint8_t* out)
-    void snn_conv_u8(const uint8_t* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
-                     int64_t kw, int64_t Og, int64_t Ogp, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh,
-                     int64_t dw, int64_t Ho, int64_t Wo, const float* bias, float* out, int32_t* lists,
-                     float* vals, int32_t* off, int32_t* comb, float* cval, float* tmp)
-    void snn_conv_f32(const float* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
-                      int64_t kw, int64_t Og, int64_t Ogp, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh,
-                      int64_t dw, int64_t Ho, int64_t Wo, const float* bias, float* out, int32_t* lists,
-                      float* vals, int32_t* off, int32_t* comb, float* cval, float* tmp)
+    void snn_conv_u8_f32(const uint8_t* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
+                         int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
+                         const int32_t* ct, const float* bias, float* out, int32_t* idx, float* val, float* acc)
+    void snn_conv_f32_f32(const float* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
+                          int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
+                          const int32_t* ct, const float* bias, float* out, int32_t* idx, float* val, float* acc)
+    void snn_conv_u8_f32i(const uint8_t* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
+                          int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
+                          const int32_t* ct, const float* bias, int32_t* out, int32_t* idx, float* val, float* acc)
+    void snn_conv_i32_f32i(const int32_t* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G,
+                           int64_t kh, int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
+                           const int32_t* ct, const float* bias, int32_t* out, int32_t* idx, float* val, float* acc)
+    void snn_conv_u8_i32(const uint8_t* x, int64_t C, int64_t H, int64_t W, const int32_t* wt, int64_t G, int64_t kh,
+                         int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
+                         const int32_t* ct, const int32_t* bias, int32_t* out, int32_t* idx, int32_t* val,
+                         int32_t* acc)
+    void snn_conv_i32_i32(const int32_t* x, int64_t C, int64_t H, int64_t W, const int32_t* wt, int64_t G,
+                          int64_t kh, int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
+                          const int32_t* ct, const int32_t* bias, int32_t* out, int32_t* idx, int32_t* val,
+                          int32_t* acc)
+    void snn_poolsum_u8_u8(const uint8_t* x, int64_t C, int64_t H, int64_t W, uint8_t* out, int64_t Ho, int64_t Wo,
+                           int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
+    void snn_poolsum_u8_i32(const uint8_t* x, int64_t C, int64_t H, int64_t W, int32_t* out, int64_t Ho, int64_t Wo,
+                            int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
+    void snn_poolsum_u8_i64(const uint8_t* x, int64_t C, int64_t H, int64_t W, int64_t* out, int64_t Ho, int64_t Wo,
+                            int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
+    void snn_poolsum_i32_i32(const int32_t* x, int64_t C, int64_t H, int64_t W, int32_t* out, int64_t Ho, int64_t Wo,
+                             int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
+    void snn_poolsum_i32_i64(const int32_t* x, int64_t C, int64_t H, int64_t W, int64_t* out, int64_t Ho, int64_t Wo,
+                             int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
+    void snn_poolsum_i64_i64(const int64_t* x, int64_t C, int64_t H, int64_t W, int64_t* out, int64_t Ho, int64_t Wo,
+                             int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
 
     void snn_dense_u8_i32(const uint8_t* x, int64_t M, int64_t K, const int32_t* wt, int64_t N, int64_t ldw,
                           const int32_t* bias, int32_t* out, int32_t* idx)
@@ -121,6 +147,34 @@ ctypedef fused qx_t:   # fixed-point inputs: spikes or integers
     int64_t
 
 ctypedef fused qa_t:   # fixed-point accumulators / membranes
+    int32_t
+    int64_t
+
+ctypedef fused cx_t:   # conv2d inputs: spikes or small counts, floats, fixed-point integers
+    uint8_t
+    float
+    int32_t
+
+ctypedef fused ca_t:   # conv2d weights and sums: float, or int32 (exact where the caller's bound fits)
+    float
+    int32_t
+
+ctypedef fused co_t:   # conv2d outputs: the sum type, or int32 from exact f32 sums
+    float
+    int32_t
+
+ctypedef fused px_t:   # pool_sum / binary_fixed inputs
+    uint8_t
+    int32_t
+    int64_t
+
+ctypedef fused py_t:
+    uint8_t
+    int32_t
+    int64_t
+
+ctypedef fused po_t:   # pool_sum / binary_fixed outputs
+    uint8_t
     int32_t
     int64_t
 
@@ -214,50 +268,89 @@ def dense(const in_t[:, ::1] x, const float[:, ::1] wt, const float[::1] bias, f
 
 # ----------------------------------------------------------------------------- conv2d
 
-def conv2d(const in_t[:, :, :, ::1] x, const float[:, :, :, :, ::1] wt, const float[::1] bias,
-           float[:, :, :, ::1] out, int sh, int sw, int pt, int pl, int dh, int dw, int threads=0):
+def _conv_taps(Py_ssize_t n_in, Py_ssize_t n_out, int k, int stride, int pad, int dil):
+    """t[v*k + p] = the output index u with u*stride + p*dil - pad == v, or -1 (none)."""
+    t = np.full((max(n_in, 1), k), -1, dtype=np.int32)
+    for p in range(k):
+        for u in range(n_out):
+            v = u * stride + p * dil - pad
+            if 0 <= v < n_in:
+                t[v, p] = u
+    return t
+
+
+def conv2d(const cx_t[:, :, :, ::1] x, const ca_t[:, :, :, :, ::1] wt, const ca_t[::1] bias,
+           co_t[:, :, :, ::1] out, int sh, int sw, int pt, int pl, int dh, int dw, int threads=0):
     """ONNX Conv on rows [M, C, H, W] -> [M, O, Ho, Wo]. wt is [G, kh, kw, C/G, Ogp]:
     wt[g, p, q, c, o'] = weight[g*Og + o', c, p, q] (Og = O/G), zero-padded to Ogp, a
-    multiple of 16 (see conv_weight_layout).
+    multiple of 16 (see conv_weight_layout), of the sum type: float32, or int32 for exact
+    fixed point (the caller guarantees every partial sum fits in int32). Fixed point may
+    also sum integer-valued float32 weights into an int32 `out`: the caller guarantees
+    every input and partial sum is below 2^24 in magnitude (exact in f32, in any order).
 
-    Event driven: per row, the non-zero input channels of every pixel are listed once;
-    every output pixel then adds up the weight rows of the active inputs under its window
-    (spikes: additions only). Inputs outside [C, H, W] are never read and outputs outside
-    [O, Ho, Wo] never written, whatever Ho and Wo are."""
+    Event driven by scattering: every non-zero input (a spike, a small pooled count, a
+    pixel) adds value * its weight row to the output pixels its taps reach, vectors over
+    output channels. Inputs outside [C, H, W] are
+    never read and outputs outside [O, Ho, Wo] never written, whatever Ho and Wo are."""
     cdef Py_ssize_t M = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t G = wt.shape[0], kh = wt.shape[1], kw = wt.shape[2], Cg = wt.shape[3], Ogp = wt.shape[4]
     cdef Py_ssize_t O = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
+    if (cx_t is float and (ca_t is int32_t or co_t is int32_t)) or (ca_t is int32_t and co_t is float):
+        raise ValueError("spiking_kernels: conv2d: float inputs need float weights and outputs, int32 weights "
+                         "int32 outputs")
     _check(sh >= 1 and sw >= 1 and dh >= 1 and dw >= 1 and pt >= 0 and pl >= 0, "conv2d: attributes")
     _check(G >= 1 and Cg * G == C and O % G == 0, "conv2d: weight shape vs input/output channels")
     cdef Py_ssize_t Og = O // G if G >= 1 else 0
     _check(Ogp % 16 == 0 and Og <= Ogp < Og + 16, "conv2d: weight padding")
     _check(out.shape[0] == M, "conv2d: output rows")
     _check(bias.shape[0] == 0 or bias.shape[0] == O, "conv2d: bias shape")
-    if M == 0 or O == 0 or Ho == 0 or Wo == 0 or C == 0 or H == 0 or W == 0:
+    if M == 0 or O == 0 or Ho == 0 or Wo == 0:
         return
-    cdef const float* bp = &bias[0] if bias.shape[0] == O else NULL
-    cdef int nth = 1 if threads == 1 else openmp.omp_get_max_threads()   # rows of per-thread scratch
-    cdef int32_t[:, ::1] lists = np.empty((nth, C * H * W + C + 16), dtype=np.int32)
-    cdef float[:, ::1] vals = np.empty((nth, C * H * W + C + 16 if in_t is float else 1), dtype=np.float32)
-    cdef int32_t[:, ::1] off = np.empty((nth, H * W * G + 1), dtype=np.int32)
-    cdef int32_t[:, ::1] comb = np.empty((nth, kh * kw * Cg + Cg), dtype=np.int32)
-    cdef float[:, ::1] cval = np.empty((nth, kh * kw * Cg + Cg if in_t is float else 1), dtype=np.float32)
     _check(<double>kh * kw * Cg * Ogp < 2147483647.0, "conv2d: weight too large for 32-bit offsets")
-    cdef float[:, ::1] tmp = np.empty((nth, Ho * Wo * O), dtype=np.float32)
+    if C == 0 or H == 0 or W == 0:  # no inputs: every output is the bias
+        np.asarray(out)[...] = np.asarray(bias).reshape(-1, 1, 1) if bias.shape[0] == O else 0
+        return
+    cdef const ca_t* bp = &bias[0] if bias.shape[0] == O else NULL
+    cdef int32_t[:, ::1] rt = _conv_taps(H, Ho, kh, sh, pt, dh)
+    cdef int32_t[:, ::1] ct = _conv_taps(W, Wo, kw, sw, pl, dw)
+    cdef int nth = 1 if threads == 1 else openmp.omp_get_max_threads()   # rows of per-thread scratch
+    sdt = np.float32 if ca_t is float else np.int32
+    cdef int32_t[:, ::1] idx = np.empty((nth, Cg + 4), dtype=np.int32)   # + padding to a multiple of 4
+    cdef ca_t[:, ::1] val = np.empty((nth, Cg + 4), dtype=sdt)
+    cdef ca_t[:, ::1] acc = np.empty((nth, Ho * Wo * G * Ogp), dtype=sdt)
     cdef Py_ssize_t m
     cdef int tid
     cdef int nt = _nthreads(M, <double>M * (C * H * W + O * Ho * Wo) * 4, threads)
     with nogil:
         for m in prange(M, schedule="static", num_threads=nt):
             tid = threadid()
-            if in_t is uint8_t:
-                snn_conv_u8(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, sh, sw, pt, pl, dh, dw,
-                            Ho, Wo, bp, &out[m, 0, 0, 0], &lists[tid, 0], &vals[tid, 0], &off[tid, 0],
-                            &comb[tid, 0], &cval[tid, 0], &tmp[tid, 0])
-            else:
-                snn_conv_f32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, sh, sw, pt, pl, dh, dw,
-                             Ho, Wo, bp, &out[m, 0, 0, 0], &lists[tid, 0], &vals[tid, 0], &off[tid, 0],
-                             &comb[tid, 0], &cval[tid, 0], &tmp[tid, 0])
+            if ca_t is float and co_t is float:
+                if cx_t is uint8_t:
+                    snn_conv_u8_f32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
+                                    &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
+                                    &acc[tid, 0])
+                elif cx_t is float:
+                    snn_conv_f32_f32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
+                                     &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
+                                     &acc[tid, 0])
+            elif ca_t is float and co_t is int32_t:
+                if cx_t is uint8_t:
+                    snn_conv_u8_f32i(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
+                                     &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
+                                     &acc[tid, 0])
+                elif cx_t is int32_t:
+                    snn_conv_i32_f32i(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
+                                      &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
+                                      &acc[tid, 0])
+            elif ca_t is int32_t and co_t is int32_t:
+                if cx_t is uint8_t:
+                    snn_conv_u8_i32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
+                                    &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
+                                    &acc[tid, 0])
+                elif cx_t is int32_t:
+                    snn_conv_i32_i32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
+                                     &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
+                                     &acc[tid, 0])
 
 
 def dense_weight_layout(weight):
@@ -269,14 +362,15 @@ def dense_weight_layout(weight):
     return out
 
 
-def conv_weight_layout(weight, int groups):
-    """The layout conv2d takes: weight [O, C/G, kh, kw] -> [G, kh, kw, C/G, Og padded to 16]."""
-    w = np.asarray(weight, dtype=np.float32)
+def conv_weight_layout(weight, int groups, dtype=np.float32):
+    """The layout conv2d takes: weight [O, C/G, kh, kw] -> [G, kh, kw, C/G, Og padded to 16]
+    (float32, or int32 for the exact fixed-point sums)."""
+    w = np.asarray(weight, dtype=dtype)
     O, Cg, kh, kw = w.shape
     _check(groups >= 1 and O % groups == 0, "conv_weight_layout: groups must divide the output channels")
     Og = O // groups
     Ogp = (Og + 15) // 16 * 16
-    out = np.zeros((groups, kh, kw, Cg, Ogp), dtype=np.float32)
+    out = np.zeros((groups, kh, kw, Cg, Ogp), dtype=dtype)
     out[..., :Og] = w.reshape(groups, Og, Cg, kh, kw).transpose(0, 3, 4, 2, 1)
     return out
 
@@ -345,6 +439,44 @@ def global_avgpool(const in_t[:, :, ::1] x, float[:, ::1] out, int threads=0):
             out[r // C, r % C] = s / n
 
 
+def pool_sum(const px_t[:, :, :, ::1] x, po_t[:, :, :, ::1] out, int kh, int kw, int sh, int sw, int pt, int pl,
+             int threads=0):
+    """Window sums [M, C, H, W] -> [M, C, Ho, Wo] (padding adds 0): the fixed-point
+    avgpool2d / global_avgpool (power-of-two windows: the sum is the result, spec/ir.md
+    section 6) and the spike counts the float mode feeds to a conv. The caller picks an
+    output type that holds the worst case (uint8 only for uint8 inputs)."""
+    cdef Py_ssize_t M = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
+    cdef Py_ssize_t Ho = out.shape[2], Wo = out.shape[3]
+    _check(out.shape[0] == M and out.shape[1] == C, "pool_sum: output shape")
+    _check(kh >= 1 and kw >= 1 and sh >= 1 and sw >= 1 and pt >= 0 and pl >= 0, "pool_sum: attributes")
+    _check(sizeof(po_t) >= sizeof(px_t) and (po_t is not uint8_t or <double>kh * kw <= 255),
+           "pool_sum: output type narrower than the sums")
+    if M == 0 or C == 0 or Ho == 0 or Wo == 0:
+        return
+    if H == 0 or W == 0:
+        np.asarray(out)[...] = 0
+        return
+    cdef Py_ssize_t m
+    cdef int nt = _nthreads(M, <double>M * C * (H * W + Ho * Wo), threads)
+    with nogil:
+        for m in prange(M, schedule="static", num_threads=nt):
+            if px_t is uint8_t:
+                if po_t is uint8_t:
+                    snn_poolsum_u8_u8(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+                elif po_t is int32_t:
+                    snn_poolsum_u8_i32(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+                else:
+                    snn_poolsum_u8_i64(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+            elif px_t is int32_t:
+                if po_t is int32_t:
+                    snn_poolsum_i32_i32(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+                elif po_t is int64_t:
+                    snn_poolsum_i32_i64(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+            else:
+                if po_t is int64_t:
+                    snn_poolsum_i64_i64(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+
+
 # ----------------------------------------------------------------------------- add / mul
 
 def binary(const a_t[:, :, :, :] a, const b_t[:, :, :, :] b, float[:, :, :, ::1] out, bint multiply, int threads=0):
@@ -398,6 +530,67 @@ def binary(const a_t[:, :, :, :] a, const b_t[:, :, :, :] b, float[:, :, :, ::1]
                     else:
                         for k in range(n3):
                             op[k] = <float>ap[k * as3] + <float>bp[k * bs3]
+
+
+def binary_fixed(const px_t[:, :, :, :] a, const py_t[:, :, :, :] b, po_t[:, :, :, ::1] out, int sa, int sb,
+                 bint multiply, int threads=0):
+    """Fixed-point add / mul (spec/ir.md section 6): out = (a << sa) + (b << sb), or a * b,
+    in the integers of `out` (int32 or int64: the caller's bound on the result fits, so
+    no intermediate overflows either). a and b are views of out's shape whose strides may
+    be 0 (numpy broadcasting, prepared by the caller), like `binary`."""
+    cdef Py_ssize_t n0 = out.shape[0], n1 = out.shape[1], n2 = out.shape[2], n3 = out.shape[3]
+    cdef int d
+    if po_t is uint8_t:
+        raise ValueError("spiking_kernels: binary_fixed: the output must be int32 or int64")
+    for d in range(4):
+        _check(a.shape[d] == out.shape[d] and b.shape[d] == out.shape[d], "binary_fixed: operand shapes")
+    _check(0 <= sa < 63 and 0 <= sb < 63, "binary_fixed: shifts")
+    if n0 == 0 or n1 == 0 or n2 == 0 or n3 == 0:
+        return
+    cdef Py_ssize_t as0 = a.strides[0] // sizeof(px_t), as1 = a.strides[1] // sizeof(px_t)
+    cdef Py_ssize_t as2 = a.strides[2] // sizeof(px_t), as3 = a.strides[3] // sizeof(px_t)
+    cdef Py_ssize_t bs0 = b.strides[0] // sizeof(py_t), bs1 = b.strides[1] // sizeof(py_t)
+    cdef Py_ssize_t bs2 = b.strides[2] // sizeof(py_t), bs3 = b.strides[3] // sizeof(py_t)
+    cdef const px_t* ab = &a[0, 0, 0, 0]
+    cdef const py_t* bb = &b[0, 0, 0, 0]
+    cdef Py_ssize_t r, i0, i1, i2, k
+    cdef const px_t* ap
+    cdef const py_t* bp
+    cdef po_t* op
+    cdef po_t bv
+    cdef po_t fa = (<po_t>1) << sa, fb = (<po_t>1) << sb   # shifts as products: defined for negatives
+    cdef int nt = _nthreads(n0 * n1, <double>n0 * n1 * n2 * n3, threads)
+    with nogil:
+        for r in prange(n0 * n1, schedule="static", num_threads=nt):
+            i0 = r // n1
+            i1 = r % n1
+            for i2 in range(n2):
+                ap = ab + i0 * as0 + i1 * as1 + i2 * as2
+                bp = bb + i0 * bs0 + i1 * bs1 + i2 * bs2
+                op = &out[i0, i1, i2, 0]
+                if as3 == 1 and bs3 == 1:
+                    if multiply:
+                        for k in range(n3):
+                            op[k] = <po_t>ap[k] * <po_t>bp[k]
+                    else:
+                        for k in range(n3):
+                            op[k] = <po_t>ap[k] * fa + <po_t>bp[k] * fb
+                elif as3 == 1 and bs3 == 0:
+                    if multiply:
+                        bv = <po_t>bp[0]
+                        for k in range(n3):
+                            op[k] = <po_t>ap[k] * bv
+                    else:
+                        bv = <po_t>bp[0] * fb
+                        for k in range(n3):
+                            op[k] = <po_t>ap[k] * fa + bv
+                else:
+                    if multiply:
+                        for k in range(n3):
+                            op[k] = <po_t>ap[k * as3] * <po_t>bp[k * bs3]
+                    else:
+                        for k in range(n3):
+                            op[k] = <po_t>ap[k * as3] * fa + <po_t>bp[k * bs3] * fb
 
 
 # ----------------------------------------------------------------------------- neurons

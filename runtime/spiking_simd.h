@@ -237,17 +237,26 @@ static void snn_dense_i32_i32(const int32_t *x, int64_t M, int64_t K, const int3
     SNN_DISPATCH(snn_dense_i32_i32, (x, M, K, wt, N, ldw, bias, out, idx, val));
 }
 
-#define SNN_CONV_PARAMS(XT)                                                                          \
-    const XT *x, int64_t C, int64_t H, int64_t W, const float *wt, int64_t G, int64_t kh, int64_t kw,  \
-    int64_t Og, int64_t Ogp, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh, int64_t dw,   \
-    int64_t Ho, int64_t Wo, const float *bias, float *out, int32_t *lists, float *vals,              \
-    int32_t *off, int32_t *comb, float *cval, float *tmp
-#define SNN_CONV_CALL (x, C, H, W, wt, G, kh, kw, Og, Ogp, sh, sw, pt, pl, dh, dw, Ho, Wo, bias, out, lists, vals, \
-                       off, comb, cval, tmp)
+#define SNN_CONV_PARAMS(XT, AT, OT)                                                                  \
+    const XT *x, int64_t C, int64_t H, int64_t W, const AT *wt, int64_t G, int64_t kh, int64_t kw,    \
+    int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t *rt, const int32_t *ct,            \
+    const AT *bias, OT *out, int32_t *idx, AT *val, AT *acc
+#define SNN_CONV_CALL (x, C, H, W, wt, G, kh, kw, Og, Ogp, Ho, Wo, rt, ct, bias, out, idx, val, acc)
 
-static void snn_conv_u8(SNN_CONV_PARAMS(uint8_t)) { SNN_DISPATCH(snn_conv_u8, SNN_CONV_CALL); }
-
-static void snn_conv_f32(SNN_CONV_PARAMS(float)) { SNN_DISPATCH(snn_conv_f32, SNN_CONV_CALL); }
+static void snn_conv_u8_f32(SNN_CONV_PARAMS(uint8_t, float, float)) { SNN_DISPATCH(snn_conv_u8_f32, SNN_CONV_CALL); }
+static void snn_conv_f32_f32(SNN_CONV_PARAMS(float, float, float)) { SNN_DISPATCH(snn_conv_f32_f32, SNN_CONV_CALL); }
+static void snn_conv_u8_f32i(SNN_CONV_PARAMS(uint8_t, float, int32_t)) {
+    SNN_DISPATCH(snn_conv_u8_f32i, SNN_CONV_CALL);
+}
+static void snn_conv_i32_f32i(SNN_CONV_PARAMS(int32_t, float, int32_t)) {
+    SNN_DISPATCH(snn_conv_i32_f32i, SNN_CONV_CALL);
+}
+static void snn_conv_u8_i32(SNN_CONV_PARAMS(uint8_t, int32_t, int32_t)) {
+    SNN_DISPATCH(snn_conv_u8_i32, SNN_CONV_CALL);
+}
+static void snn_conv_i32_i32(SNN_CONV_PARAMS(int32_t, int32_t, int32_t)) {
+    SNN_DISPATCH(snn_conv_i32_i32, SNN_CONV_CALL);
+}
 
 /* Integrate-and-fire neurons of one sample over T steps. x: T rows of S currents, row t
  * at x + t*xstep (xstep 0: the same current every step); v: the membranes (in: v0, out:
@@ -360,6 +369,46 @@ SNN_CLONES static void snn_avgpool_f32(const float *x, int64_t C, int64_t H, int
                                        int64_t Wo, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt,
                                        int64_t pl, int count_include_pad) { SNN_AVGPOOL_BODY(float) }
 
+/* Window sums (padding adds 0): the fixed-point avgpool2d / global_avgpool of a
+ * power-of-two window (spec/ir.md section 6: the sum, with log2(n) more fraction bits), and
+ * the small spike counts the float mode feeds to a following conv (its weights scaled by
+ * 1/n). OT is wide enough for the caller's worst case. The common 2x2, stride 2 window of
+ * an unpadded row reads adjacent pairs (vectorizes). */
+#define SNN_POOLSUM_BODY(XT, OT)                                                                     \
+    for (int64_t c = 0; c < C; c++) {                                                                \
+        const XT *xc = x + c * H * W;                                                                \
+        for (int64_t i = 0; i < Ho; i++) {                                                           \
+            OT *restrict o = out + (c * Ho + i) * Wo;                                                \
+            for (int64_t j = 0; j < Wo; j++) o[j] = 0;                                               \
+            for (int64_t p = 0; p < kh; p++) {                                                       \
+                int64_t h = i * sh + p - pt;                                                         \
+                if (h < 0 || h >= H) continue;                                                       \
+                const XT *restrict xr = xc + h * W;                                                  \
+                if (kw == 2 && sw == 2 && pl == 0 && 2 * Wo <= W) {                                  \
+                    for (int64_t j = 0; j < Wo; j++) o[j] += (OT)((OT)xr[2 * j] + (OT)xr[2 * j + 1]); \
+                    continue;                                                                        \
+                }                                                                                    \
+                for (int64_t q = 0; q < kw; q++) {                                                   \
+                    int64_t jlo, jhi;                                                                \
+                    snn_col_range(W, Wo, sw, q - pl, &jlo, &jhi);                                    \
+                    for (int64_t j = jlo; j < jhi; j++) o[j] += (OT)xr[j * sw + q - pl];             \
+                }                                                                                    \
+            }                                                                                        \
+        }                                                                                            \
+    }
+
+#define SNN_POOLSUM(NAME, XT, OT)                                                                    \
+    SNN_CLONES static void NAME(const XT *x, int64_t C, int64_t H, int64_t W, OT *out, int64_t Ho,     \
+                                int64_t Wo, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, \
+                                int64_t pl) { SNN_POOLSUM_BODY(XT, OT) }
+SNN_POOLSUM(snn_poolsum_u8_u8, uint8_t, uint8_t)
+SNN_POOLSUM(snn_poolsum_u8_i32, uint8_t, int32_t)
+SNN_POOLSUM(snn_poolsum_u8_i64, uint8_t, int64_t)
+SNN_POOLSUM(snn_poolsum_i32_i32, int32_t, int32_t)
+SNN_POOLSUM(snn_poolsum_i32_i64, int32_t, int64_t)
+SNN_POOLSUM(snn_poolsum_i64_i64, int64_t, int64_t)
+#undef SNN_POOLSUM
+
 /* y = max of the window's inside elements (floats: a NaN wins; an empty window gives -inf;
  * spikes: 0 for an empty window, which the caller avoids). */
 #define SNN_MAXPOOL_BODY(XT, INIT, TAKE)                                                             \
@@ -396,9 +445,12 @@ SNN_CLONES static void snn_maxpool_f32(const float *x, int64_t C, int64_t H, int
 
 /* gated_maxpool2d of one sample over T steps: acc += x_t (acc: C*H*W scratch, zeroed
  * here); per window the output is x_t where acc is largest, the first such position in
- * (p, q) order winning ties (strict >); padding: acc -inf, x 0. best: Wo scratch. */
+ * (p, q) order winning ties (strict >); padding: acc -inf, x 0. best: Wo scratch. The
+ * usual 2x2 window of stride 2 has a path without column tables (same order, same rule). */
 #define SNN_GATED_BODY(XT)                                                                           \
     const int64_t S = C * H * W;                                                                     \
+    const int pair = kh == 2 && kw == 2 && sh == 2 && sw == 2 && dh == 1 && dw == 1 && pt == 0 &&    \
+                     pl == 0 && 2 * Ho <= H && 2 * Wo <= W;                                          \
     for (int64_t e = 0; e < S; e++) acc[e] = 0.0f;                                                   \
     for (int64_t t = 0; t < T; t++) {                                                                \
         const XT *xt = x + t * xstep;                                                                \
@@ -407,6 +459,24 @@ SNN_CLONES static void snn_maxpool_f32(const float *x, int64_t C, int64_t H, int
         for (int64_t c = 0; c < C; c++) {                                                            \
             for (int64_t i = 0; i < Ho; i++) {                                                       \
                 XT *o = ot + (c * Ho + i) * Wo;                                                      \
+                if (pair) {   /* 2x2, stride 2, inside: the four taps in order, no tables */        \
+                    const float *a0 = acc + (c * H + 2 * i) * W, *a1 = a0 + W;                       \
+                    const XT *x0 = xt + (c * H + 2 * i) * W, *x1 = x0 + W;                           \
+                    for (int64_t j = 0; j < Wo; j++) {                                               \
+                        float b = -INFINITY;                                                         \
+                        XT v = 0;                                                                    \
+                        int take = a0[2 * j] > b;                                                    \
+                        b = take ? a0[2 * j] : b; v = take ? x0[2 * j] : v;                          \
+                        take = a0[2 * j + 1] > b;                                                    \
+                        b = take ? a0[2 * j + 1] : b; v = take ? x0[2 * j + 1] : v;                  \
+                        take = a1[2 * j] > b;                                                        \
+                        b = take ? a1[2 * j] : b; v = take ? x1[2 * j] : v;                          \
+                        take = a1[2 * j + 1] > b;                                                    \
+                        v = take ? x1[2 * j + 1] : v;                                                \
+                        o[j] = v;                                                                    \
+                    }                                                                                \
+                    continue;                                                                        \
+                }                                                                                    \
                 for (int64_t j = 0; j < Wo; j++) { best[j] = -INFINITY; o[j] = 0; }                  \
                 for (int64_t p = 0; p < kh; p++) {                                                   \
                     int64_t h = i * sh + p * dh - pt;                                                \

@@ -299,103 +299,75 @@ SNN_TGT static void SNN_FN(snn_gemm)(const float *x, int64_t M, int64_t K, const
     }
 }
 
-/* Event-driven conv2d of one row (one sample at one step), by gathering:
- *   1. per input pixel and group, the channels that are non-zero are listed (CSR:
- *      off[pixel*G + g], lists, vals);
- *   2. per output pixel, the active inputs under its window become one list of weight-row
- *      offsets (comb; built branch-free with fixed-length copies), then 4, 2 or 1 vectors of
- *      output channels at a time are accumulated in registers over that list (spikes:
- *      additions; floats: value * row), two interleaved sums for more independent adds;
- *   3. the channels-last result tmp[Ho*Wo, O] is transposed to out[O, Ho, Wo] (+ bias).
- * wt is [G, kh, kw, Cg, Ogp] with Ogp = Og rounded up to 16 (zero padding).
- * Scratch: lists/vals [H*W*C + C + 16], off [H*W*G + 1], comb/cval [kh*kw*Cg + Cg],
- * tmp [Ho*Wo*O]. */
-#define SNN_CONV_ACC(NV, IS_SPIKE)                                                                   \
-    {                                                                                                \
-        SNN_VT a[NV], b[NV];                                                                         \
-        for (int r = 0; r < NV; r++) a[r] = b[r] = VSPLAT(0);                                        \
-        const float *wo = wg + o0;                                                                   \
-        int64_t k = 0;                                                                               \
-        for (; k + 2 <= n; k += 2) {                                                                 \
-            const float *wr = wo + comb[k], *ws = wo + comb[k + 1];                                  \
-            if (IS_SPIKE) {                                                                          \
-                for (int r = 0; r < NV; r++) { a[r] += VLD(wr + VL * r); b[r] += VLD(ws + VL * r); } \
-            } else {                                                                                 \
-                SNN_VT sv = VSPLAT(cval[k]), su = VSPLAT(cval[k + 1]);                               \
-                for (int r = 0; r < NV; r++) {                                                       \
-                    a[r] += sv * VLD(wr + VL * r);                                                   \
-                    b[r] += su * VLD(ws + VL * r);                                                   \
-                }                                                                                    \
+/* Event-driven conv2d of one row (one sample at one step), by scattering; one design for
+ * float (AT float) and fixed point (AT int32: exact, the caller checks the worst case fits):
+ *   1. per input pixel (h, w) and group g, the non-zero input channels are listed (idx, val);
+ *      pixels without events cost only this scan;
+ *   2. every tap (p, q) of a listed pixel reaches at most one output pixel (i, j), read from
+ *      the tables rt[h*kh + p] = i and ct[w*kw + q] = j (-1: none, e.g. stride or border);
+ *      4, 2 or 1 vectors of acc[i, j, g, :] stay in registers while the pixel's events add
+ *      val * weight row (SIMD over output channels), four events per iteration: the list is
+ *      padded with zero events to a multiple of 4, so the loop over a pixel's few events
+ *      (typically 1-4) mostly runs once per tap, one path serves spikes, counts and values
+ *      (FMAs cost what additions do; 0 * w adds nothing, exactly) and it measured as fast
+ *      as an exact-count loop on the benchmark CNN's pooled counts. acc is channels last,
+ *      [Ho*Wo, G*Ogp]: a row's whole working set (acc and the weights) stays in L1/L2;
+ *   3. acc is transposed to out [O, Ho, Wo], + bias (after the sum, like the reference),
+ *      converted to OT.
+ * wt is [G, kh, kw, Cg, Ogp] of AT, Ogp = Og rounded up to 16 (zero padding).
+ * Fixed point runs either instance: AT int32, or AT float with OT int32 when the caller
+ * knows every partial sum is an integer below 2^24 in magnitude (then f32 is exact in any
+ * order, and FMAs are cheaper than int32 multiplies).
+ * Scratch: idx [Cg + 3], val [Cg + 3] of AT, acc [Ho*Wo*G*Ogp] of AT. */
+#define SNN_CONV_ACC(NV)                                                                             \
+    for (; o0 + (NV) * VL <= Ogp; o0 += (NV) * VL) {                                                 \
+        VA a[NV];                                                                                    \
+        for (int r = 0; r < (NV); r++) a[r] = ALD(ap + o0 + VL * r);                                 \
+        for (int64_t k = 0; k < n; k += 4) {                                                         \
+            const AT *w0 = wb + (int64_t)idx[k] * Ogp + o0, *w1 = wb + (int64_t)idx[k + 1] * Ogp + o0; \
+            const AT *w2 = wb + (int64_t)idx[k + 2] * Ogp + o0, *w3 = wb + (int64_t)idx[k + 3] * Ogp + o0; \
+            VA s0 = ASPLAT(val[k]), s1 = ASPLAT(val[k + 1]), s2 = ASPLAT(val[k + 2]), s3 = ASPLAT(val[k + 3]); \
+            for (int r = 0; r < (NV); r++) {                                                         \
+                a[r] += s0 * ALD(w0 + VL * r);                                                       \
+                a[r] += s1 * ALD(w1 + VL * r);                                                       \
+                a[r] += s2 * ALD(w2 + VL * r);                                                       \
+                a[r] += s3 * ALD(w3 + VL * r);                                                       \
             }                                                                                        \
         }                                                                                            \
-        if (k < n) {                                                                                 \
-            const float *wr = wo + comb[k];                                                          \
-            if (IS_SPIKE) {                                                                          \
-                for (int r = 0; r < NV; r++) a[r] += VLD(wr + VL * r);                               \
-            } else {                                                                                 \
-                SNN_VT sv = VSPLAT(cval[k]);                                                         \
-                for (int r = 0; r < NV; r++) a[r] += sv * VLD(wr + VL * r);                          \
-            }                                                                                        \
-        }                                                                                            \
-        for (int r = 0; r < NV; r++) a[r] += b[r];                                                   \
-        float *t = tmp + (i * Wo + j) * O + g * Og + o0;                                             \
-        int64_t valid = Og - o0 < VL * NV ? Og - o0 : VL * NV;                                       \
-        if (valid == VL * NV) {                                                                      \
-            for (int r = 0; r < NV; r++) VST(t + VL * r, a[r]);                                      \
-        } else {                                                                                     \
-            float part[VL * NV];                                                                     \
-            for (int r = 0; r < NV; r++) VST(part + VL * r, a[r]);                                   \
-            for (int64_t r = 0; r < valid; r++) t[r] = part[r];                                      \
-        }                                                                                            \
-        o0 += VL * NV;                                                                               \
+        for (int r = 0; r < (NV); r++) AST(ap + o0 + VL * r, a[r]);                                  \
     }
 
-#define SNN_CONV_BODY(XT, IS_SPIKE)                                                                  \
-    const int64_t HW = H * W, O = G * Og, Cg = C / G;                                                \
-    int64_t cnt = 0;                                                                                 \
-    for (int64_t e = 0; e < HW; e++) {        /* strided reads of x stay in L1 across pixels */     \
-        for (int64_t g = 0; g < G; g++) {                                                            \
-            off[e * G + g] = (int32_t)cnt;                                                           \
-            const XT *xr = x + g * Cg * HW + e;                                                      \
-            for (int64_t c = 0; c < Cg; c++) {                                                       \
-                XT xv = xr[c * HW];                                                                  \
-                lists[cnt] = (int32_t)c;                                                             \
-                if (!(IS_SPIKE)) vals[cnt] = (float)xv;                                              \
-                cnt += (xv != 0);                                                                    \
-            }                                                                                        \
-        }                                                                                            \
-    }                                                                                                \
-    off[HW * G] = (int32_t)cnt;                                                                      \
-    for (int64_t e = cnt; e < cnt + Cg; e++) { lists[e] = 0; if (!(IS_SPIKE)) vals[e] = 0; }        \
-    for (int64_t g = 0; g < G; g++) {                                                                \
-        const float *wg = wt + g * kh * kw * Cg * Ogp;                                               \
-        for (int64_t i = 0; i < Ho; i++) {                                                           \
-            for (int64_t j = 0; j < Wo; j++) {                                                       \
+#define SNN_CONV_BODY(XT)                                                                            \
+    const int64_t HW = H * W, Cg = C / G, O = G * Og, L = G * Ogp;                                   \
+    memset(acc, 0, (size_t)(Ho * Wo * L) * sizeof(AT));                                              \
+    for (int64_t h = 0; h < H; h++) {                                                                \
+        const int32_t *rth = rt + h * kh;                                                            \
+        for (int64_t w_ = 0; w_ < W; w_++) {                                                         \
+            const int32_t *ctw = ct + w_ * kw;                                                       \
+            for (int64_t g = 0; g < G; g++) {                                                        \
+                const XT *xp = x + g * Cg * HW + h * W + w_;                                         \
                 int64_t n = 0;                                                                       \
-                for (int64_t p = 0; p < kh; p++) {                                                   \
-                    int64_t h = i * sh + p * dh - pt;                                                \
-                    if (h < 0 || h >= H) continue;                                                   \
-                    for (int64_t q = 0; q < kw; q++) {                                               \
-                        int64_t w_ = j * sw + q * dw - pl;                                           \
-                        if (w_ < 0 || w_ >= W) continue;                                             \
-                        int64_t e = (h * W + w_) * G + g;                                            \
-                        int32_t lo = off[e];                                                         \
-                        int32_t tapoff = (int32_t)((p * kw + q) * Cg * Ogp);                         \
-                        int32_t *cb = comb + n;                                                      \
-                        const int32_t *ls = lists + lo;                                              \
-                        for (int64_t c = 0; c < Cg; c++) cb[c] = tapoff + ls[c] * (int32_t)Ogp;      \
-                        if (!(IS_SPIKE)) {                                                           \
-                            float *cv = cval + n;                                                    \
-                            const float *vs = vals + lo;                                             \
-                            for (int64_t c = 0; c < Cg; c++) cv[c] = vs[c];                          \
-                        }                                                                            \
-                        n += off[e + 1] - lo;                                                        \
-                    }                                                                                \
+                for (int64_t c = 0; c < Cg; c++) {    /* branch-free listing */                      \
+                    XT xv = xp[c * HW];                                                              \
+                    idx[n] = (int32_t)c;                                                             \
+                    val[n] = (AT)xv;                                                                 \
+                    n += (xv != 0);                                                                  \
                 }                                                                                    \
-                for (int64_t o0 = 0; o0 < Ogp; ) {                                                   \
-                    if (o0 + 4 * VL <= Ogp) SNN_CONV_ACC(4, IS_SPIKE)                                \
-                    else if (o0 + 2 * VL <= Ogp) SNN_CONV_ACC(2, IS_SPIKE)                           \
-                    else SNN_CONV_ACC(1, IS_SPIKE)                                                   \
+                if (n == 0) continue;                                                                \
+                for (int64_t k = n; k < n + 3; k++) { idx[k] = 0; val[k] = 0; }  /* to a multiple of 4 */ \
+                for (int64_t p = 0; p < kh; p++) {                                                   \
+                    int64_t i = rth[p];                                                              \
+                    if (i < 0) continue;                                                             \
+                    for (int64_t q = 0; q < kw; q++) {                                               \
+                        int64_t j = ctw[q];                                                          \
+                        if (j < 0) continue;                                                         \
+                        AT *ap = acc + (i * Wo + j) * L + g * Ogp;                                   \
+                        const AT *wb = wt + ((g * kh + p) * kw + q) * Cg * Ogp;                      \
+                        int64_t o0 = 0;                                                              \
+                        SNN_CONV_ACC(4)                                                              \
+                        SNN_CONV_ACC(2)                                                              \
+                        SNN_CONV_ACC(1)                                                              \
+                    }                                                                                \
                 }                                                                                    \
             }                                                                                        \
         }                                                                                            \
@@ -403,26 +375,46 @@ SNN_TGT static void SNN_FN(snn_gemm)(const float *x, int64_t M, int64_t K, const
     for (int64_t e0 = 0; e0 < Ho * Wo; e0 += 16) {   /* blocked transpose: the block stays in L1 */ \
         int64_t e1 = e0 + 16 < Ho * Wo ? e0 + 16 : Ho * Wo;                                          \
         for (int64_t o = 0; o < O; o++) {                                                            \
-            float *orow = out + o * Ho * Wo;                                                         \
-            const float *tc = tmp + o;                                                               \
+            OT *orow = out + o * Ho * Wo;                                                            \
+            const AT *tc = acc + (o / Og) * Ogp + o % Og;                                            \
+            AT bo = bias ? bias[o] : (AT)0;                                                          \
             if (bias) {                                                                              \
-                float bo = bias[o];                                                                  \
-                for (int64_t e = e0; e < e1; e++) orow[e] = tc[e * O] + bo;                          \
+                for (int64_t e = e0; e < e1; e++) orow[e] = (OT)(tc[e * L] + bo);                    \
             } else {                                                                                 \
-                for (int64_t e = e0; e < e1; e++) orow[e] = tc[e * O];                               \
+                for (int64_t e = e0; e < e1; e++) orow[e] = (OT)tc[e * L];                           \
             }                                                                                        \
         }                                                                                            \
     }
 
-#define SNN_CONV_ARGS(XT)                                                                            \
-    const XT *x, int64_t C, int64_t H, int64_t W, const float *wt, int64_t G, int64_t kh, int64_t kw,  \
-    int64_t Og, int64_t Ogp, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh, int64_t dw,   \
-    int64_t Ho, int64_t Wo, const float *bias, float *out, int32_t *lists, float *vals,              \
-    int32_t *off, int32_t *comb, float *cval, float *tmp
+#define SNN_CONV_ARGS(XT, AT_, OT_)                                                                  \
+    const XT *x, int64_t C, int64_t H, int64_t W, const AT_ *wt, int64_t G, int64_t kh, int64_t kw,  \
+    int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t *rt, const int32_t *ct,          \
+    const AT_ *bias, OT_ *out, int32_t *idx, AT_ *val, AT_ *acc
 
-SNN_TGT static void SNN_FN(snn_conv_u8)(SNN_CONV_ARGS(uint8_t)) { SNN_CONV_BODY(uint8_t, 1) }
-
-SNN_TGT static void SNN_FN(snn_conv_f32)(SNN_CONV_ARGS(float)) { SNN_CONV_BODY(float, 0) }
+#define AT float
+#define VA SNN_VT
+#define ALD(p) __extension__({ VA v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define AST(p, v) do { VA s_ = (v); memcpy((p), &s_, sizeof s_); } while (0)
+#define ASPLAT(a) ((VA){0} + (AT)(a))
+#define OT float
+SNN_TGT static void SNN_FN(snn_conv_u8_f32)(SNN_CONV_ARGS(uint8_t, float, float)) { SNN_CONV_BODY(uint8_t) }
+SNN_TGT static void SNN_FN(snn_conv_f32_f32)(SNN_CONV_ARGS(float, float, float)) { SNN_CONV_BODY(float) }
+#undef OT
+#define OT int32_t
+SNN_TGT static void SNN_FN(snn_conv_u8_f32i)(SNN_CONV_ARGS(uint8_t, float, int32_t)) { SNN_CONV_BODY(uint8_t) }
+SNN_TGT static void SNN_FN(snn_conv_i32_f32i)(SNN_CONV_ARGS(int32_t, float, int32_t)) { SNN_CONV_BODY(int32_t) }
+#undef AT
+#undef VA
+#define AT int32_t
+#define VA SNN_VTI
+SNN_TGT static void SNN_FN(snn_conv_u8_i32)(SNN_CONV_ARGS(uint8_t, int32_t, int32_t)) { SNN_CONV_BODY(uint8_t) }
+SNN_TGT static void SNN_FN(snn_conv_i32_i32)(SNN_CONV_ARGS(int32_t, int32_t, int32_t)) { SNN_CONV_BODY(int32_t) }
+#undef OT
+#undef AT
+#undef VA
+#undef ALD
+#undef AST
+#undef ASPLAT
 
 #undef SNN_CONV_ACC
 #undef SNN_CONV_BODY
