@@ -258,6 +258,8 @@ def markdown(rep: dict) -> str:
     o.append("- `tb/`: self-checking testbenches and the test vectors with their expected outputs")
     o.append("- `model.sir`: the quantized module the RTL implements")
     if t.get("board"):
-        o.append("- `host.py`: classify images on the board over its UART (spec/uart.md; needs pyserial)")
+        o.append("- classify images on the board: `sncc board BUILD --port PORT --input X.npy` (spec/uart.md; "
+                 "pip install 'sncc[board]')" + ("; the on-board benchmark: `sncc board BUILD --port PORT --bench`"
+                                                 if rep.get("bench") else ""))
     o.append("")
     return "\n".join(o)
