@@ -83,7 +83,10 @@ class SerialTransport:
 class SimTransport:
     """The build's `top` in Verilator (tb/tb_link.v) as a serial port; see the module docstring."""
 
-    def __init__(self, build_dir: Path, baud: int, work: Path | None = None, wall_timeout: float = 600.0):
+    def __init__(self, build_dir: Path, baud: int, work: Path | None = None, wall_timeout: float = 600.0,
+                 binary: Path | None = None, skew_ppm: int = 0):
+        """Compile tb/tb_link.v into `work` (default: a temporary folder), or run `binary` (an
+        earlier compile of the same build); `skew_ppm` makes the host's bit time that much longer."""
         from sncc.backends.fpga import sim
 
         if sim.verilator_exe() is None:
@@ -94,13 +97,15 @@ class SimTransport:
         self.wall = wall_timeout
         self.own = work is None
         self.work = Path(work) if work else Path(__import__("tempfile").mkdtemp(prefix="sncc-board-sim-"))
-        try:
-            binary = sim.compile_tb(build_dir, self.work, "tb_link", "top")
-        except RuntimeError as e:
-            self.close()
-            raise SnccError(f"the simulation of '{build_dir}' does not compile: {e}") from None
-        self.proc = subprocess.Popen([str(binary)], cwd=str(build_dir), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL)
+        if binary is None:
+            try:
+                binary = sim.compile_tb(build_dir, self.work, "tb_link", "top")
+            except RuntimeError as e:
+                self.close()
+                raise SnccError(f"the simulation of '{build_dir}' does not compile: {e}") from None
+        self.binary = Path(binary)
+        self.proc = subprocess.Popen([str(binary), f"+skew_ppm={int(skew_ppm)}"], cwd=str(build_dir),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self._expect_line()   # SNCC_LINK ready
 
     def _expect_line(self) -> str:

@@ -94,10 +94,10 @@ def _compile_parser() -> argparse.ArgumentParser:
     fpga.add_argument("--no-synth", action="store_true", help="skip the Yosys resource estimate")
     fpga.add_argument("--baud", type=int, default=None, metavar="N",
                       help="UART rate of the board top, up to 12000000 (default 3000000; spec/uart.md)")
-    fpga.add_argument("--uart-input", choices=("auto", "unorm8", "int"), default="auto",
-                      help="input elements on the link: unorm8 = one byte u per element (x = u/255, 8-bit "
-                      "images), int = the input integers; auto (default): unorm8 if the calibrated input "
-                      "range is within [0, 1]")
+    fpga.add_argument("--uart-input", choices=("auto", "u8", "unorm8", "int"), default="auto",
+                      help="input elements on the UART (spec/uart.md): u8 = the input integer as one byte, "
+                      "unorm8 = one byte u standing for u/255, int = the input integers; auto (default) picks "
+                      "the first that is exact on the calibrated input range")
     fpga.add_argument("--bench", type=int, default=0, metavar="N",
                       help="bake N test images (from --test-input, else the MNIST test set) into block RAM "
                       "for the on-board benchmark (sncc board --bench)")

@@ -162,9 +162,9 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
       calibrated range.
     labels: optional true classes of `vectors`: the report gives the accuracy of the RTL's classes.
     baud: the UART's rate (board builds; spec/uart.md), up to 12,000,000.
-    uart_input: how input elements travel on the link: "unorm8" (one byte u per element, the
-      input u/255: 8-bit images), "int" (the input integers), "auto" (unorm8 when the calibrated
-      input range lies in [0, 1] and the integers need more than a byte).
+    uart_input: how input elements travel on the link (spec/uart.md): "u8" (the input integer as
+      one unsigned byte), "unorm8" (one byte u per element, the input u/255: 8-bit images k/255),
+      "int" (the input integers), "auto" (u8, else unorm8, else int, by the calibrated range).
     bench: images baked into block RAM for the on-board benchmark (board builds, command 0xB5):
       the first `bench` of `bench_inputs` (default: the test vectors), labelled by `bench_labels`.
     synth / simulate_rtl / check_lint: run Yosys / Verilator / the lint (None: if installed).
@@ -183,7 +183,8 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
     if bench and b is None:
         raise SnccError("artix7: the on-board benchmark needs a board build (--board), not a core-only --part build")
     in_op = module.inputs[0].owner
-    encoding = link.choose_encoding(uart_input, iface.IW, in_op.attrs.get("calib.min"), in_op.attrs.get("calib.max"))
+    encoding = link.choose_encoding(uart_input, iface.IW, iface.in_frac, in_op.attrs.get("calib.min"),
+                                    in_op.attrs.get("calib.max"))
     info = fcore.core_verilog(g)
     ana = rpt.analytic(info)
     if bench:   # the benchmark's input ROM and result RAMs
@@ -359,10 +360,12 @@ def _link_files(module, iface, board, u: dict, x, bench: int, bx) -> dict[str, s
     files = {"tb/tb_top.v": gen.tb_top(iface, board, u, bench), "tb/tb_link.v": gen.tb_link(iface, board, u, bench),
              f"tb/{gen.STATIC_TB_TOP}": (static_dir / gen.STATIC_TB_TOP).read_text(),
              f"tb/{gen.STATIC_TB_LINK}": (static_dir / gen.STATIC_TB_LINK).read_text()}
-    if fmt.encoding == "unorm8":
-        files[f"mem/{gen.DECODE_MEM}"] = link.hexrows(link.decode_table(iface.IW, iface.in_frac), iface.IW)
+    if fmt.encoding in link.BYTE_ENCODINGS:
+        files[f"mem/{gen.DECODE_MEM}"] = link.hexrows(link.decode_table(iface.IW, iface.in_frac, fmt.encoding),
+                                                      iface.IW)
     # the UART testbench's frames: what the link carries for the first test vectors, and the
-    # reference's answer to what the core then receives (unorm8: the inputs rounded to u/255)
+    # reference's answer to what the core then receives (unorm8: the inputs rounded to u/255,
+    # u8: the input integers clamped to a byte)
     xu = np.asarray(x)[:4]
     codes = fmt.codes(xu.reshape(len(xu), -1))[0]
     req = [fmt.request(row)[1:] for row in codes]
@@ -512,7 +515,7 @@ def simulate(build_dir, vectors=None, *, n_vectors: int | None = None, labels=No
         if uart:
             if not (bdir / "tb" / "tb_top.v").exists():
                 raise SnccError("artix7: a core-only build has no board top to simulate through the UART")
-            out["uart"] = simulate_uart(bdir, work_dir=work / "uart")
+            out["uart"] = simulate_uart(bdir, n=1, work_dir=work / "uart")
         if verbose:
             print(f"{out['vectors']} vectors, {out['mismatches']} mismatches, "
                   f"{out['cycles_per_inference']:.0f} cycles/inference (min {out['cycles_min']}, max {out['cycles_max']}), "

@@ -33,7 +33,8 @@ MIN_CYCLES_PER_BIT = 8       # the receiver samples within one cycle of a bit's 
 FR = 8                       # fraction bits of the bit timer
 TIMEOUT_S = 0.05             # inter-byte timeout inside a frame (spec/uart.md, "Errors")
 MAX_BENCH = 4096             # images in the benchmark ROM
-ENCODINGS = ("auto", "unorm8", "int")
+ENCODINGS = ("auto", "u8", "unorm8", "int")
+BYTE_ENCODINGS = ("u8", "unorm8")     # one byte per element, through the frontend's table
 
 
 def bits(n: int) -> int:
@@ -57,26 +58,40 @@ def bit_timer(clock_hz: int, baud: int) -> tuple[int, float, float]:
     return bit_fx, actual, err
 
 
-def decode_table(IW: int, F: int) -> list[int]:
-    """The core integer of each byte u of the unorm8 encoding: the input integer of x = u/255
-    (spec/ir.md section 6: floor(x * 2^F + 1/2), clamped to fx<IW,F>), in exact arithmetic. It
-    equals `quantize_input` of float32(u/255): u * 2^F / 255 + 1/2 is never within 1/510 of an
-    integer, far more than float32's error."""
+def decode_table(IW: int, F: int, encoding: str = "unorm8") -> list[int]:
+    """The core integer of each byte u of a one-byte encoding (the frontend's 256-entry table).
+
+    u8: the input integer itself, u (clamped to fx<IW,F>: it always fits when IW > 8).
+    unorm8: the input integer of x = u/255 (spec/ir.md section 6: floor(x * 2^F + 1/2), clamped
+    to fx<IW,F>), in exact arithmetic. It equals `quantize_input` of float32(u/255): u * 2^F / 255
+    + 1/2 is never within 1/510 of an integer, far more than float32's error."""
     lo, hi = -(1 << (IW - 1)), (1 << (IW - 1)) - 1
+    if encoding == "u8":
+        return [min(hi, u) for u in range(256)]
     return [min(hi, max(lo, math.floor(Fraction(u * 2 ** F, 255) + Fraction(1, 2)) if F >= 0
                         else math.floor(Fraction(u, 255 * 2 ** -F) + Fraction(1, 2)))) for u in range(256)]
 
 
-def choose_encoding(requested: str, IW: int, calib_lo, calib_hi) -> str:
-    """The input encoding on the link: "unorm8" (one byte u per element, x = u/255) or "int" (the
-    input integer in ceil(IW/8) bytes). "auto": unorm8 when the calibrated input range lies in
-    [0, 1] (images) and the integers need more than one byte, else int."""
+def choose_encoding(requested: str, IW: int, F: int, calib_lo, calib_hi) -> str:
+    """The input encoding on the link (spec/uart.md, "Input encoding"):
+
+    u8: the input integer q as one unsigned byte, for inputs whose calibrated range gives
+      0 <= q <= 255 (MNIST pixels k/256 with fx<9,8>: q = k); exact on that range.
+    unorm8: one byte u per element standing for x = u/255 (8-bit images k/255, where 1.0 makes
+      q = 2^F, one more than a byte); exact for such images.
+    int: the input integer in ceil(IW/8) bytes; exact for any input.
+    "auto": u8, else unorm8, else int, the first whose condition the calibrated input range
+    (the input op's calib.min/calib.max) meets, when the integers need more than one byte."""
     if requested not in ENCODINGS:
         raise SnccError(f"the UART input encoding must be one of {', '.join(ENCODINGS)}, got {requested!r}")
     if requested != "auto":
         return requested
-    in01 = calib_lo is not None and calib_hi is not None and 0.0 <= float(calib_lo) and float(calib_hi) <= 1.0
-    return "unorm8" if in01 and IW > 8 else "int"
+    if calib_lo is None or calib_hi is None or IW <= 8 or float(calib_lo) < 0.0:
+        return "int"
+    q_hi = math.floor(max(float(calib_hi), 0.0) * 2.0 ** F + 0.5)     # as the quantize pass sizes the type
+    if q_hi <= 255:
+        return "u8"
+    return "unorm8" if float(calib_hi) <= 1.0 else "int"
 
 
 @dataclass(frozen=True)
@@ -88,12 +103,12 @@ class LinkFormat:
     F: int                  # input fraction bits
     OW: int                 # output integer bits
     out_frac: int
-    encoding: str           # "unorm8" or "int"
+    encoding: str           # "u8", "unorm8" or "int"
     bench: int = 0          # images in the benchmark ROM
 
     @property
     def in_bytes(self) -> int:
-        return 1 if self.encoding == "unorm8" else -(-self.IW // 8)
+        return 1 if self.encoding in BYTE_ENCODINGS else -(-self.IW // 8)
 
     @property
     def out_bytes(self) -> int:
@@ -125,7 +140,7 @@ class LinkFormat:
                       out_frac=int(net["output_frac"]), encoding=str(u["input_encoding"]),
                       bench=int((rep.get("bench") or {}).get("images", 0)))
             ok = (1 <= fmt.K <= 1 << 24 and 1 <= fmt.N <= 1 << 16 and 2 <= fmt.IW <= 64 and -64 <= fmt.F <= 64
-                  and 2 <= fmt.OW <= 64 and fmt.encoding in ("unorm8", "int") and 0 <= fmt.bench <= MAX_BENCH
+                  and 2 <= fmt.OW <= 64 and fmt.encoding in ("u8", "unorm8", "int") and 0 <= fmt.bench <= MAX_BENCH
                   and u["request_bytes"] == fmt.request_bytes and u["response_bytes"] == fmt.response_bytes)
         except (KeyError, TypeError, ValueError, AttributeError):
             ok = False
@@ -141,9 +156,10 @@ class LinkFormat:
         return np.clip(q, -(1 << (self.IW - 1)), (1 << (self.IW - 1)) - 1).astype(np.int64)
 
     def codes(self, x: np.ndarray) -> tuple[np.ndarray, int, float]:
-        """The per-element link values of inputs [n, K]: unorm8 bytes u = round(255 x) clamped to
-        0..255, or input integers. Returns (values [n, K], elements clamped, the largest
-        distance |255 x - u| (0 for 8-bit images; unorm8 only))."""
+        """The per-element link values of inputs [n, K]: u8 bytes (the input integers clamped to
+        0..255), unorm8 bytes u = round(255 x) clamped to 0..255, or input integers. Returns
+        (values [n, K], elements clamped, the largest distance |255 x - u| (unorm8; 0 for 8-bit
+        images))."""
         x = np.asarray(x, np.float64).reshape(len(x), -1)
         if x.shape[1] != self.K:
             raise SnccError(f"an input has {x.shape[1]} elements, the build takes {self.K}")
@@ -156,22 +172,31 @@ class LinkFormat:
             u = np.clip(u, 0, 255)
             dist = float(np.max(np.abs(np.clip(s, 0, 255) - u), initial=0.0))
             return u.astype(np.int64), clamped, dist
-        return self.quantize(x), 0, 0.0
+        q = self.quantize(x)
+        if self.encoding == "u8":
+            clamped = int(np.sum((q < 0) | (q > 255)))
+            return np.clip(q, 0, 255), clamped, 0.0
+        return q, 0, 0.0
 
     def link_inputs(self, x: np.ndarray) -> np.ndarray:
-        """What the board computes on: the inputs as the link delivers them (unorm8: u/255)."""
+        """What the board computes on: the inputs as the link delivers them (unorm8: u/255; u8:
+        the clamped integers / 2^F, exact in float32)."""
         v = self.codes(x)[0]
-        return (v / 255.0).astype(np.float32) if self.encoding == "unorm8" else np.asarray(x, np.float32)
+        if self.encoding == "unorm8":
+            return (v / 255.0).astype(np.float32)
+        if self.encoding == "u8":
+            return (v * 2.0 ** -self.F).astype(np.float32)
+        return np.asarray(x, np.float32)
 
     def core_integers(self, codes: np.ndarray) -> np.ndarray:
         """The integers the core receives for link values (the frontend's decoding)."""
-        if self.encoding == "unorm8":
-            return np.asarray(decode_table(self.IW, self.F), np.int64)[codes]
+        if self.encoding in BYTE_ENCODINGS:
+            return np.asarray(decode_table(self.IW, self.F, self.encoding), np.int64)[codes]
         return codes
 
     def request(self, codes_row: np.ndarray) -> bytes:
         """One classify frame: 0xA5 and the K elements."""
-        if self.encoding == "unorm8":
+        if self.encoding in BYTE_ENCODINGS:
             return bytes([H_REQ]) + bytes(int(v) for v in codes_row)
         m = (1 << (8 * self.in_bytes)) - 1
         return bytes([H_REQ]) + b"".join((int(v) & m).to_bytes(self.in_bytes, "little") for v in codes_row)

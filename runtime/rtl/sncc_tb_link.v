@@ -7,7 +7,8 @@
 //                              been quiet for q bit times; answers "SNCC_LINK <m> <b0> .. <b(m-1)>"
 //                              (hex) with every byte received since the last answer
 //     0                        end
-// Simulated time only advances inside commands, so the host's pauses cost nothing.
+// Simulated time only advances inside commands, so the host's pauses cost nothing. +skew_ppm=P
+// makes the host's bit time P parts per million longer (negative: shorter) than BIT_NS.
 `timescale 1ns/1ps
 `default_nettype none
 
@@ -37,6 +38,13 @@ module sncc_tb_link #(
     wire unused = ^{led, K[0], N[0], OW[0], IN_BYTES[0], OUT_BYTES[0], CLS_BYTES[0], BENCH_N[0]};
     /* verilator lint_on UNUSEDSIGNAL */
 
+    real hb;                            // the host's bit time
+    integer skew;
+    initial begin
+        if (!$value$plusargs("skew_ppm=%d", skew)) skew = 0;
+        hb = BIT_NS * (1.0 + skew / 1000000.0);
+    end
+
     reg [7:0] rxb [0:RXMAX-1];
     integer rxn = 0, shown = 0;
     reg [7:0] rd;
@@ -45,13 +53,13 @@ module sncc_tb_link #(
         #1;
         forever begin
             @(negedge tx);
-            #(BIT_NS / 2.0);
+            #(hb / 2.0);
             if (tx === 1'b0) begin
                 for (rj = 0; rj < 8; rj = rj + 1) begin
-                    #(BIT_NS);
+                    #(hb);
                     rd[rj] = tx;
                 end
-                #(BIT_NS);
+                #(hb);
                 if (tx === 1'b1) begin
                     rxb[rxn % RXMAX] = rd;
                     rxn = rxn + 1;
@@ -64,13 +72,13 @@ module sncc_tb_link #(
         integer j;
         begin
             rx = 1'b0;
-            #(BIT_NS);
+            #(hb);
             for (j = 0; j < 8; j = j + 1) begin
                 rx = d[j];
-                #(BIT_NS);
+                #(hb);
             end
             rx = 1'b1;
-            #(BIT_NS);
+            #(hb);
         end
     endtask
 
@@ -98,7 +106,7 @@ module sncc_tb_link #(
                 r = $fscanf(fd, "%d %d", n, q);
                 last = rxn; quiet = 0;
                 while (rxn - shown < n && quiet < q) begin
-                    #(BIT_NS);
+                    #(hb);
                     if (rxn != last) begin last = rxn; quiet = 0; end else quiet = quiet + 1;
                 end
                 $write("SNCC_LINK %0d", rxn - shown);

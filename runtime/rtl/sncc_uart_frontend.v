@@ -2,7 +2,7 @@
 //
 // Frames (every number little endian; spec/uart.md is the reference, byte for byte):
 //   host -> FPGA  0xA5 x[0] .. x[K-1]     classify one input: K elements of IN_BYTES bytes
-//                                         (UNORM8: one byte u per element, the core gets DECODE[u])
+//                                         (BYTE_TABLE: one byte u per element, the core gets DECODE[u])
 //                 0xB5                    run the on-board benchmark (BENCH_N > 0)
 //   FPGA -> host  0x5A class y[0] .. y[N-1]                      the answer to 0xA5
 //                 0x5B count[2] cycles[6] {class y[0] .. y[N-1]} x count   the answer to 0xB5
@@ -33,8 +33,9 @@ module sncc_uart_frontend #(
     parameter integer KB = 5,                // bits of an element counter (holds K)
     parameter integer IW = 9,                // input element bits
     parameter integer IN_BYTES = 2,          // bytes per element on the link
-    parameter integer UNORM8 = 0,            // 1: elements are 8-bit codes u, the core gets DECODE[u]
-    parameter DECODE = "",                   // $readmemh table of 256 core integers (UNORM8)
+    parameter integer BYTE_TABLE = 0,        // 1: elements are one byte u, the core gets DECODE[u]
+    parameter DECODE = "",                   // $readmemh table of 256 core integers (BYTE_TABLE;
+                                             // spec/uart.md: u8 and unorm8)
     parameter integer OW = 16,               // output value bits
     parameter integer OUT_BYTES = 2,
     parameter integer NOUT = 10,             // output values per inference
@@ -93,14 +94,14 @@ module sncc_uart_frontend #(
         .clk(clk), .rst(rst), .start(t_start), .data(t_byte), .ready(t_ready), .tx(tx));
 
     // ------------------------------------------------------------------ tables
-    reg [IW-1:0] dec [0:255];                    // UNORM8: byte code -> core integer
+    reg [IW-1:0] dec [0:255];                    // BYTE_TABLE: byte code -> core integer
     reg [IW-1:0] rom [0:BD-1];                   // benchmark inputs
     reg [OW-1:0] rvals [0:RD-1];                 // benchmark outputs
     reg [CLW-1:0] rcls [0:CD-1];                 // benchmark classes
     integer i;
     initial begin
         for (i = 0; i < 256; i = i + 1) dec[i] = {IW{1'b0}};
-        if (UNORM8 != 0) $readmemh(DECODE, dec);
+        if (BYTE_TABLE != 0) $readmemh(DECODE, dec);
         if (BENCH_N > 0) $readmemh(BENCH_INPUTS, rom);
         else rom[0] = {IW{1'b0}};
     end
@@ -339,7 +340,7 @@ module sncc_uart_frontend #(
                         if (u_valid && !in_ready) fail(E_OVERRUN, 8'd0);   // the core did not take the last one
                         else begin
                             u_valid <= 1'b1;
-                            u_data  <= (UNORM8 != 0) ? dec[rx_byte] : el_wide[IW-1:0];
+                            u_data  <= (BYTE_TABLE != 0) ? dec[rx_byte] : el_wide[IW-1:0];
                             r_bi    <= 8'd0;
                             r_elems <= r_elems + 1'b1;
                             if (r_elems == KLAST) r_st <= R_WAIT;
