@@ -44,6 +44,13 @@ class SerialTransport:
                                       write_timeout=5, xonxoff=False, rtscts=False)
         except (serial.SerialException, ValueError, OSError) as e:
             raise SnccError(f"cannot open the serial port '{port}' at {baud:,} baud: {e}") from None
+        # Every image is a request and an answer, so the USB round trip counts: FTDI bridges hold
+        # a short answer up to their latency timer (16 ms by default). On Linux the low-latency
+        # flag makes ftdi_sio set it to 1 ms; elsewhere (or on a pty) this is a no-op.
+        try:
+            self.port.set_low_latency_mode(True)
+        except (AttributeError, ValueError, OSError, NotImplementedError):
+            pass
 
     def write(self, data: bytes) -> None:
         try:

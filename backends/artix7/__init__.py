@@ -477,6 +477,7 @@ def simulate(build_dir, vectors=None, *, n_vectors: int | None = None, labels=No
             raise SnccError(f"artix7: {len(np.asarray(labels).reshape(-1))} labels for {want} vectors")
     own_work = work_dir is None
     work = Path(work_dir) if work_dir else make_temp_dir("sncc-artix7-sim-")
+    work.mkdir(parents=True, exist_ok=True)
     try:
         vpath = epath = None
         ref_out = ref_cls = None
