@@ -116,8 +116,8 @@ def top_module(plan: NetworkPlan, board: Board, u: dict, bench: int = 0) -> str:
     a(f"        .BYTE_TABLE({1 if table else 0}), .DECODE(\"{'mem/' + DECODE_MEM if table else ''}\"),")
     a(f"        .OW({plan.OW}), .OUT_BYTES({u['out_bytes']}), .NOUT({plan.N_out}), .NOB({link.bits(plan.N_out)}),")
     a(f"        .CLW({NB}), .CLS_BYTES({u['class_bytes']}),")
-    a(f"        .BENCH_N({bench}), .BNB({link.bits(max(1, bench))}), .BAB({link.bits(max(1, bench * plan.K))}), "
-      f".RAB({link.bits(max(1, bench * plan.N_out))}),")
+    a(f"        .BENCH_N({bench}), .BNB({clog2(max(1, bench))}), .BAB({clog2(max(1, bench * plan.K))}), "
+      f".RAB({clog2(max(1, bench * plan.N_out))}),")
     a(f"        .BENCH_INPUTS(\"{'mem/' + BENCH_MEM if bench else ''}\")")
     a("    ) uart (")
     a("        .clk(clk), .rst(rst_link), .rx(uart_rx), .tx(uart_tx), .core_abort(core_abort),")

@@ -43,9 +43,9 @@ module sncc_uart_frontend #(
     parameter integer CLW = 4,               // class bits
     parameter integer CLS_BYTES = 1,
     parameter integer BENCH_N = 0,           // benchmark images in the ROM (0: no benchmark)
-    parameter integer BNB = 1,               // bits holding BENCH_N
-    parameter integer BAB = 1,               // bits of a ROM address (holds BENCH_N * K)
-    parameter integer RAB = 1,               // bits of a result address (holds BENCH_N * NOUT)
+    parameter integer BNB = 1,               // bits of an image index (0 .. BENCH_N-1)
+    parameter integer BAB = 1,               // bits of a ROM address (0 .. BENCH_N*K-1)
+    parameter integer RAB = 1,               // bits of a result address (0 .. BENCH_N*NOUT-1)
     parameter BENCH_INPUTS = ""              // $readmemh ROM: BENCH_N * K core integers
 ) (
     input  wire           clk,
