@@ -6,7 +6,12 @@ Layout of a build directory:
                 top.v (board builds) and the RTL library of runtime/rtl
     mem/        $readmemh images: weights, reach tables, biases, thresholds, initial membranes
     constraints/top.xdc (board builds) or core.xdc (core-only builds: the clock only)
-    tb/         tb_core.v (self-checking, stream interface), tb_top.v (UART), vectors.txt, expected.txt
+    tb/         tb_core.v (self-checking, stream interface), vectors.txt, expected.txt; board builds:
+                tb_top.v (the UART, bit-accurate: frames, error frames, benchmark) with uart_requests.txt,
+                uart_expected.txt, bench_expected.txt; tb_link.v (the top as a serial port for
+                `sncc board --sim`); the static testbenches they wrap (sncc_tb_*.v)
+    mem/        also, board builds: sncc_uart_decode.mem (one-byte input encodings),
+                sncc_bench_inputs.mem (--bench N: the benchmark's input integers)
     build.tcl   Vivado non-project flow
     model.sir   the quantized module (the reference the test vectors come from)
     report.md, report.json
