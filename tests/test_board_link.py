@@ -257,8 +257,9 @@ def test_board_command_errors(tmp_path):
 def test_host_and_board_top_end_to_end(tmp_path):
     """sncc.board's encoder and decoder against the RTL of a board build at 12 Mbaud, u8 inputs (MNIST-like
     pixels k/256, one byte each):
-    answers bit-exact with the reference, error frames, recovery, the benchmark's classes and its
-    cycle count against the core testbench's, and a host clock 2% fast or slow."""
+    answers bit-exact with the reference with two frames in flight (the receive FIFO), error frames
+    (bad header, timeout, FIFO overrun), recovery, the benchmark's classes and its cycle count
+    against the core testbench's, and a host clock 2% fast or slow."""
     from test_artix7 import hand_inputs, hand_mlp
 
     from sncc import board
@@ -292,6 +293,10 @@ def test_host_and_board_top_end_to_end(tmp_path):
         b = board.bench(tr, fmt, u["baud"])
         assert b["classes"] == cls_.tolist() and b["outputs"] == q_out.tolist()
         assert abs(b["cycles"] - core_cycles) <= 4 + 1, (b["cycles"], core_cycles)
+        assert u["fifo_bytes"] == 32                                       # frames wait while the benchmark
+        tr.write(bytes([0xB5]) + fmt.request(fmt.codes(x[:1])[0][0]) * 4)  # runs: 52 bytes overflow the FIFO
+        got = tr.read(1 << 20, 400 / u["baud"])
+        assert got[-3:] == bytes([0xEE, 0x03, 0x00]), got.hex()
         res = board.classify(tr, fmt, x[:2])                               # still answers after the errors
         assert res["classes"] == cls_[:2].tolist()
         binary = tr.binary

@@ -36,13 +36,16 @@ def uart_params(plan: NetworkPlan, clock_hz: int, baud: int, encoding: str = "in
     fmt = link.LinkFormat(K=plan.K, N=plan.N_out, IW=plan.IW, F=plan.in_frac, OW=plan.OW, out_frac=plan.out_frac,
                           encoding=encoding, bench=bench)
     timeout = round(clock_hz * link.TIMEOUT_S)
+    fifo = 16
+    while fifo < 2 * fmt.request_bytes:      # two frames: one feeding the core, the next one waiting
+        fifo *= 2
     return {"baud": baud, "baud_actual": round(actual, 1), "baud_error_percent": round(100 * err, 4),
             "bit_fx": bit_fx, "clocks_per_bit": round(bit_fx / 2 ** link.FR, 3),
             "rw": link.bits(bit_fx + 2 ** link.FR) + 1, "timeout_cycles": timeout,
             "timeout_ms": round(1000 * link.TIMEOUT_S, 3), "tob": link.bits(timeout),
             "input_encoding": encoding, "in_bytes": fmt.in_bytes, "out_bytes": fmt.out_bytes,
             "class_bytes": fmt.cls_bytes, "request_bytes": fmt.request_bytes, "response_bytes": fmt.response_bytes,
-            "error_bytes": link.ERROR_BYTES,
+            "error_bytes": link.ERROR_BYTES, "fifo_bytes": fifo,
             "bench_response_bytes": fmt.bench_response_bytes if bench else None}
 
 
@@ -117,6 +120,7 @@ def top_module(plan: NetworkPlan, board: Board, u: dict, bench: int = 0) -> str:
     a("    );")
     a("    sncc_uart_frontend #(")
     a(f"        .BIT_FX(BIT_FX), .FR({link.FR}), .RW({u['rw']}), .TIMEOUT(TIMEOUT), .TOB({u['tob']}),")
+    a(f"        .FD({u['fifo_bytes']}), .FAB({u['fifo_bytes'].bit_length() - 1}), .LB({link.bits(plan.K * u['in_bytes'])}),")
     a(f"        .K({plan.K}), .KB({link.bits(plan.K)}), .IW({plan.IW}), .IN_BYTES({u['in_bytes']}),")
     a(f"        .BYTE_TABLE({1 if table else 0}), .DECODE(\"{'mem/' + DECODE_MEM if table else ''}\"),")
     a(f"        .OW({plan.OW}), .OUT_BYTES({u['out_bytes']}), .NOUT({plan.N_out}), .NOB({link.bits(plan.N_out)}),")
@@ -278,5 +282,6 @@ def _tb_wrapper(name: str, static: str, plan: NetworkPlan, board: Board, u: dict
             f"    {static} #(.K({plan.K}), .N({plan.N_out}), .OW({plan.OW}), .IN_BYTES({u['in_bytes']}), "
             f".OUT_BYTES({u['out_bytes']}), .CLS_BYTES({u['class_bytes']}),\n"
             f"        .NL({len(board.led_pins)}), .BTN_IDLE({btn_idle}), .CLK_NS({1e9 / board.clock_hz:.6f}), "
-            f".BIT_NS({1e9 / u['baud']:.6f}), .TIMEOUT({tb_timeout(u)}), .BENCH_N({bench})) tb ();\n"
+            f".BIT_NS({1e9 / u['baud']:.6f}), .TIMEOUT({tb_timeout(u)}), .FD({u['fifo_bytes']}), "
+            f".BENCH_N({bench})) tb ();\n"
             "endmodule\n\n`default_nettype wire\n")

@@ -24,6 +24,7 @@ module sncc_tb_link #(
     parameter real    CLK_NS = 10.0,
     parameter real    BIT_NS = 333.333,
     parameter integer TIMEOUT = 2000,
+    parameter integer FD = 32,
     parameter integer BENCH_N = 0
 ) ();
     localparam integer RXMAX = 1 << 20;
@@ -35,7 +36,7 @@ module sncc_tb_link #(
     reg btn = BTN_IDLE[0];
     top #(.TIMEOUT(TIMEOUT)) dut (.clk(clk), .reset_btn(btn), .uart_rx(rx), .uart_tx(tx), .led(led));
     /* verilator lint_off UNUSEDSIGNAL */
-    wire unused = ^{led, K[0], N[0], OW[0], IN_BYTES[0], OUT_BYTES[0], CLS_BYTES[0], BENCH_N[0]};
+    wire unused = ^{led, K[0], N[0], OW[0], IN_BYTES[0], OUT_BYTES[0], CLS_BYTES[0], BENCH_N[0], FD[0]};
     /* verilator lint_on UNUSEDSIGNAL */
 
     real hb;                            // the host's bit time

@@ -7,14 +7,18 @@
 //   FPGA -> host  0x5A class y[0] .. y[N-1]                      the answer to 0xA5
 //                 0x5B count[2] cycles[6] {class y[0] .. y[N-1]} x count   the answer to 0xB5
 //                 0xEE code detail                               an error (below)
+// Received bytes go through a FIFO of FD bytes (block RAM), so a host may send the next frame
+// while the core works on the previous one and its answer is on the way: the link, not the
+// round trip, sets the rate. Frames are checked as they arrive (header, timeout) and run in
+// order; answers come back in the same order.
 // Errors: 0x01 bad header (detail: the byte), 0x02 timeout (a frame stopped for TIMEOUT cycles
-// in the middle; detail 0), 0x03 overrun (a byte arrived while an inference or answer was under
-// way, or before the core took the previous element; detail 0), 0x04 framing (a character
-// without a stop bit: a wrong baud rate; detail 0). After an error the frontend drops what it
-// was doing: the half-received frame, the core's inference (core_abort resets the core for a
-// cycle), the rest of an answer. It ignores bytes until the line has been quiet for TIMEOUT
-// cycles and then sends one error frame, so a burst of garbage gives one error, and a host
-// resynchronises by waiting for it.
+// in the middle; detail 0), 0x03 overrun (a byte arrived with the FIFO full: more than FD bytes
+// ahead of the core; detail 0), 0x04 framing (a character without a stop bit: a wrong baud
+// rate; detail 0). After an error the frontend drops everything: the FIFO, the frames and
+// answers in flight, the core's inference (core_abort resets the core for a cycle), the rest of
+// an answer being sent. It ignores bytes until the line has been quiet for TIMEOUT cycles and
+// then sends one error frame, so a burst of garbage gives one error, and a host resynchronises
+// by waiting for it.
 //
 // The benchmark streams BENCH_N inputs from a ROM (BENCH_INPUTS, core integers) through the core
 // back to back and stores the classes and outputs in block RAM; its cycle count runs from the
@@ -29,6 +33,9 @@ module sncc_uart_frontend #(
     parameter integer RW = 18,               // bits of the bit timers
     parameter integer TIMEOUT = 5000000,     // inter-byte timeout (clock cycles)
     parameter integer TOB = 23,              // bits of the quiet-time counter (holds TIMEOUT)
+    parameter integer FD = 32,               // receive FIFO bytes (a power of two)
+    parameter integer FAB = 5,               // log2(FD)
+    parameter integer LB = 5,                // bits of a frame byte counter (holds K * IN_BYTES)
     parameter integer K = 16,                // input elements per request
     parameter integer KB = 5,                // bits of an element counter (holds K)
     parameter integer IW = 9,                // input element bits
@@ -77,6 +84,8 @@ module sncc_uart_frontend #(
     localparam [15:0]    BCOUNT = BENCH_N[15:0];
     localparam [TOB-1:0] TMAX = TIMEOUT[TOB-1:0];
     localparam [3:0]     CLSB = CLS_BYTES[3:0], OUTB = OUT_BYTES[3:0];
+    localparam integer   PAYI = K * IN_BYTES;
+    localparam [LB-1:0]  PAY = PAYI[LB-1:0];
 
     localparam [7:0] H_REQ = 8'hA5, H_BENCH = 8'hB5, H_RESP = 8'h5A, H_BRESP = 8'h5B, H_ERR = 8'hEE;
     localparam [7:0] E_HEADER = 8'h01, E_TIMEOUT = 8'h02, E_OVERRUN = 8'h03, E_FRAMING = 8'h04;
@@ -106,8 +115,18 @@ module sncc_uart_frontend #(
         else rom[0] = {IW{1'b0}};
     end
 
+    // ------------------------------------------------------------------ receive FIFO
+    reg [7:0]     fifo [0:FD-1];
+    reg [FAB:0]   f_w, f_r;      // write and read counts (one bit more than the address)
+    reg [7:0]     f_q;           // registered read: the byte at f_r - 1 when p_have
+    reg           p_have;        // f_q holds a byte for the parser
+    wire          f_full = (f_w[FAB] != f_r[FAB]) && (f_w[FAB-1:0] == f_r[FAB-1:0]);
+    wire          f_empty = (f_w == f_r);
+    reg           l_in;          // the line is inside a frame
+    reg [LB-1:0]  l_left;        // its bytes still to come
+
     // ------------------------------------------------------------------ state
-    localparam [2:0] R_IDLE = 3'd0, R_DATA = 3'd1, R_WAIT = 3'd2, R_BENCH = 3'd3, R_DISCARD = 3'd4,
+    localparam [2:0] R_IDLE = 3'd0, R_DATA = 3'd1, R_BENCHW = 3'd2, R_BENCH = 3'd3, R_DISCARD = 3'd4,
                      R_ERR = 3'd5;
     reg [2:0]     r_st;
     reg [KB-1:0]  r_elems;       // elements received in this frame
@@ -118,9 +137,10 @@ module sncc_uart_frontend #(
     reg [TOB-1:0] quiet;         // cycles since the last byte (saturates at TIMEOUT)
     reg [7:0]     e_code, e_detail;
     reg           e_pend;        // an error frame to send
+    reg [7:0]     owed;          // classify answers still to send (frames handed to the core)
 
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [AW+7:0]    merged = {rx_byte, r_acc};          // the element with this byte shifted in
+    wire [AW+7:0]    merged = {f_q, r_acc};              // the element with this byte shifted in
     wire [AW+IW-1:0] el_wide = {{IW{1'b0}}, merged[AW+7:8]};
     /* verilator lint_on UNUSEDSIGNAL */
     wire [AW-1:0]    element = merged[AW+7:8];
@@ -153,7 +173,7 @@ module sncc_uart_frontend #(
 
     // transmitter: a field of up to 8 bytes goes out low byte first
     localparam [3:0] T_IDLE = 4'd0, T_ERR = 4'd1, T_CLS = 4'd2, T_VAL = 4'd3, T_END = 4'd4,
-                     T_BN = 4'd5, T_BC = 4'd6, T_BCLS = 4'd7, T_BVAL = 4'd8;
+                     T_BN = 4'd5, T_BC = 4'd6, T_BCLS = 4'd7, T_BVAL = 4'd8, T_BEND = 4'd9;
     reg [3:0]  t_st;
     reg [63:0] t_field;
     reg [3:0]  t_cnt;            // bytes of t_field still to send
@@ -175,7 +195,14 @@ module sncc_uart_frontend #(
     end
 
     // memories: one write and one registered read port each
+    wire f_push = rx_valid && (r_st != R_DISCARD) && (r_st != R_ERR) && !f_full;
+    // a frame's last element goes to the core / a classify answer's last byte goes out
+    wire owed_inc = (r_st == R_DATA) && p_have && (r_bi == ILAST) && (!u_valid || in_ready) && (r_elems == KLAST);
+    wire owed_dec = t_go && (r_st != R_DISCARD) && (t_cnt == 4'd0) && (t_st == T_END);
+    wire f_pop  = !f_empty && !p_have;
     always @(posedge clk) begin
+        if (f_push) fifo[f_w[FAB-1:0]] <= rx_byte;
+        if (f_pop) f_q <= fifo[f_r[FAB-1:0]];
         if (b_adv) b_q <= rom[b_addr];
         if (b_mode && out_valid) rvals[b_waddr] <= out_data;
         if (b_mode && out_valid && b_first) rcls[b_cimg] <= out_class;
@@ -198,6 +225,11 @@ module sncc_uart_frontend #(
             b_fin      <= 1'b0;
             t_st       <= T_IDLE;
             t_cnt      <= 4'd0;
+            f_w        <= {(FAB+1){1'b0}};
+            f_r        <= {(FAB+1){1'b0}};
+            p_have     <= 1'b0;
+            l_in       <= 1'b0;
+            owed       <= 8'd0;
         end
     endtask
 
@@ -212,11 +244,20 @@ module sncc_uart_frontend #(
             q_raddr <= {RAB{1'b0}}; q_img <= {BNB{1'b0}}; q_vi <= {NOB{1'b0}};
             t_st <= T_IDLE; t_field <= 64'd0; t_cnt <= 4'd0; t_start <= 1'b0; t_byte <= 8'd0;
             t_oready <= 1'b0;
+            f_w <= {(FAB+1){1'b0}}; f_r <= {(FAB+1){1'b0}}; p_have <= 1'b0; l_in <= 1'b0;
+            l_left <= {LB{1'b0}}; owed <= 8'd0;
         end else begin
             core_abort <= 1'b0;
             t_start    <= 1'b0;
             t_oready   <= 1'b0;
             if (u_valid && in_ready && !b_mode) u_valid <= 1'b0;
+            if (f_push) f_w <= f_w + 1'b1;
+            if (owed_inc && !owed_dec) owed <= owed + 8'd1;
+            else if (owed_dec && !owed_inc) owed <= owed - 8'd1;
+            if (f_pop) begin
+                f_r    <= f_r + 1'b1;
+                p_have <= 1'b1;
+            end
             if (rx_valid || rx_framing) quiet <= {TOB{1'b0}};
             else if (!quiet_full) quiet <= quiet + 1'b1;
 
@@ -256,7 +297,7 @@ module sncc_uart_frontend #(
                         t_field <= {56'd0, H_ERR};
                         t_cnt   <= 4'd1;
                         t_st    <= T_ERR;
-                    end else if (r_st == R_WAIT && out_valid) begin
+                    end else if (owed != 8'd0 && out_valid && !b_mode) begin
                         t_field <= {56'd0, H_RESP};
                         t_cnt   <= 4'd1;
                         t_st    <= T_CLS;
@@ -284,9 +325,10 @@ module sncc_uart_frontend #(
                         t_oready <= 1'b1;                  // value taken: the core shows the next
                         t_st     <= out_last ? T_END : T_VAL;
                     end
-                    T_END: begin                           // the last byte is on its way
-                        t_st <= T_IDLE;
-                        r_st <= R_IDLE;
+                    T_END: t_st <= T_IDLE;                 // the last byte is on its way (owed_dec)
+                    T_BEND: begin
+                        t_st  <= T_IDLE;
+                        r_st  <= R_IDLE;
                         b_fin <= 1'b0;
                     end
                     T_BN: begin
@@ -311,7 +353,7 @@ module sncc_uart_frontend #(
                         if (q_vi == NLAST) begin
                             q_vi  <= {NOB{1'b0}};
                             q_img <= q_img + 1'b1;
-                            t_st  <= (q_img == NLASTB) ? T_END : T_BCLS;
+                            t_st  <= (q_img == NLASTB) ? T_BEND : T_BCLS;
                         end else begin
                             q_vi <= q_vi + 1'b1;
                         end
@@ -319,41 +361,37 @@ module sncc_uart_frontend #(
                     default: t_st <= T_IDLE;
                 endcase
             end
-            // ---------------------------------------------------------- receive
+            // ---------------------------------------------------------- parser: frames from the FIFO
             case (r_st)
-                R_IDLE: if (rx_framing) fail(E_FRAMING, 8'd0);
-                else if (rx_valid) begin
-                    if (rx_byte == H_REQ) begin
+                R_IDLE: if (p_have) begin
+                    p_have <= 1'b0;
+                    if (f_q == H_BENCH) r_st <= R_BENCHW;
+                    else begin                             // H_REQ (the line checked it)
                         r_st    <= R_DATA;
                         r_elems <= {KB{1'b0}};
                         r_bi    <= 8'd0;
-                    end else if (rx_byte == H_BENCH && BENCH_N > 0) begin
-                        r_st <= R_BENCH;
-                        b_mode <= 1'b1; b_feed <= 1'b1; b_addr <= {BAB{1'b0}}; b_valid <= 1'b0;
-                        b_count <= 1'b0; b_cyc <= 48'd0; b_done <= {BNB{1'b0}}; b_first <= 1'b1;
-                        b_fin <= 1'b0; b_waddr <= {RAB{1'b0}}; b_cimg <= {BNB{1'b0}};
-                    end else fail(E_HEADER, rx_byte);
+                    end
                 end
-                R_DATA: if (rx_framing) fail(E_FRAMING, 8'd0);
-                else if (rx_valid) begin
+                R_DATA: if (p_have && (r_bi != ILAST || !u_valid || in_ready)) begin
+                    p_have <= 1'b0;
                     if (r_bi == ILAST) begin
-                        if (u_valid && !in_ready) fail(E_OVERRUN, 8'd0);   // the core did not take the last one
-                        else begin
-                            u_valid <= 1'b1;
-                            u_data  <= (BYTE_TABLE != 0) ? dec[rx_byte] : el_wide[IW-1:0];
-                            r_bi    <= 8'd0;
-                            r_elems <= r_elems + 1'b1;
-                            if (r_elems == KLAST) r_st <= R_WAIT;
-                        end
+                        u_valid <= 1'b1;
+                        u_data  <= (BYTE_TABLE != 0) ? dec[f_q] : el_wide[IW-1:0];
+                        r_bi    <= 8'd0;
+                        r_elems <= r_elems + 1'b1;
+                        if (r_elems == KLAST) r_st <= R_IDLE;    // (owed_inc)
                     end else begin
                         r_acc <= element;
                         r_bi  <= r_bi + 1'b1;
                     end
-                end else if (quiet_full) begin
-                    fail(E_TIMEOUT, 8'd0);
-                    r_st <= R_ERR;                         // the line is already quiet
                 end
-                R_WAIT, R_BENCH: if (rx_valid || rx_framing) fail(E_OVERRUN, 8'd0);
+                R_BENCHW: if (owed == 8'd0 && t_st == T_IDLE && !u_valid) begin   // earlier answers sent
+                    r_st <= R_BENCH;
+                    b_mode <= 1'b1; b_feed <= 1'b1; b_addr <= {BAB{1'b0}}; b_valid <= 1'b0;
+                    b_count <= 1'b0; b_cyc <= 48'd0; b_done <= {BNB{1'b0}}; b_first <= 1'b1;
+                    b_fin <= 1'b0; b_waddr <= {RAB{1'b0}}; b_cimg <= {BNB{1'b0}};
+                end
+                R_BENCH: ;                                 // T_BEND returns to R_IDLE
                 R_DISCARD: if (quiet_full) r_st <= R_ERR;
                 R_ERR: if (t_st == T_IDLE && !e_pend) begin
                     e_pend <= 1'b1;
@@ -361,6 +399,26 @@ module sncc_uart_frontend #(
                 end
                 default: r_st <= R_IDLE;
             endcase
+            // ---------------------------------------------------------- line: check frames as they arrive
+            // (last: an error found here overrides what the parser and transmitter do)
+            if (r_st != R_DISCARD && r_st != R_ERR) begin
+                if (rx_framing) fail(E_FRAMING, 8'd0);
+                else if (rx_valid) begin
+                    if (f_full) fail(E_OVERRUN, 8'd0);
+                    else if (!l_in) begin
+                        if (rx_byte == H_REQ) begin
+                            l_in   <= 1'b1;
+                            l_left <= PAY;
+                        end else if (!(rx_byte == H_BENCH && BENCH_N > 0)) fail(E_HEADER, rx_byte);
+                    end else begin
+                        l_left <= l_left - 1'b1;
+                        if (l_left == {{(LB-1){1'b0}}, 1'b1}) l_in <= 1'b0;
+                    end
+                end else if (l_in && quiet_full) begin
+                    fail(E_TIMEOUT, 8'd0);
+                    r_st <= R_ERR;                         // the line is already quiet
+                end
+            end
 
         end
     end
