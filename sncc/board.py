@@ -102,6 +102,7 @@ class SimTransport:
             raise SnccError(f"'{build_dir}' has no tb/tb_link.v (not a board build of this sncc version)")
         self.baud = baud
         self.wall = wall_timeout
+        self.buf = b""
         self.own = work is None
         self.work = Path(work) if work else Path(__import__("tempfile").mkdtemp(prefix="sncc-board-sim-"))
         if binary is None:
@@ -144,14 +145,17 @@ class SimTransport:
             self._cmd(f"1 {len(part)} " + " ".join(f"{b:02x}" for b in part) + "\n")
 
     def read(self, n: int, timeout: float) -> bytes:
-        quiet = max(20, int(timeout * self.baud))        # simulated bit times
-        self._cmd(f"2 {n} {quiet}\n")
-        parts = self._expect_line().split()
-        try:
-            m = int(parts[1])
-            data = bytes(int(v, 16) for v in parts[2:2 + m])
-        except (IndexError, ValueError):
-            raise SnccError("the simulation answered a malformed line") from None
+        """Up to n bytes (like a serial port: what arrived beyond them waits for the next read)."""
+        if len(self.buf) < n:
+            quiet = max(20, int(timeout * self.baud))        # simulated bit times
+            self._cmd(f"2 {n - len(self.buf)} {quiet}\n")
+            parts = self._expect_line().split()
+            try:
+                m = int(parts[1])
+                self.buf += bytes(int(v, 16) for v in parts[2:2 + m])
+            except (IndexError, ValueError):
+                raise SnccError("the simulation answered a malformed line") from None
+        data, self.buf = self.buf[:n], self.buf[n:]
         return data
 
     def drain(self, quiet: float) -> None:
