@@ -19,6 +19,7 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -295,6 +296,8 @@ def run(args) -> int:
             lab = _labels(load_array(args.labels, "labels"), len(x))
     elif args.labels:
         raise SnccError("--labels goes with --input (the benchmark's labels are in the build)")
+    if args.sim and not args.json:
+        print("sncc: compiling the board top with Verilator (a minute or more) ...", file=sys.stderr, flush=True)
     tr = SimTransport(bdir, baud) if args.sim else SerialTransport(args.port, baud)
     try:
         if x is not None:
