@@ -222,8 +222,8 @@ def markdown(rep: dict) -> str:
         if rep.get("bench"):
             bn = rep["bench"]
             o.append("")
-            o.append(f"On-board benchmark: {bn['images']} images in block RAM "
-                     + (f"(fixed-point reference accuracy {100 * bn['reference_accuracy']:.2f}%) "
+            o.append(f"On-board benchmark: {bn['images']} images in block RAM"
+                     + (f" (fixed-point reference accuracy {100 * bn['reference_accuracy']:.2f}%)"
                         if bn.get("reference_accuracy") is not None else "")
                      + "; `sncc board BUILD --port PORT --bench` runs them on the board at the core's own speed.")
         ph = perf.get("phases")
