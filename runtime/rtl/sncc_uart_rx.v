@@ -1,68 +1,81 @@
-// sncc_uart_rx: 8N1 UART receiver (sncc Artix-7 backend). The line is synchronised with two
-// flip-flops; each bit is sampled in its middle (CLKS_PER_BIT clock cycles per bit).
+// sncc_uart_rx: 8N1 UART receiver with a fractional bit timer (sncc FPGA board link, spec/uart.md).
+//
+// A bit lasts BIT_FX / 2^FR clock cycles (fixed point: clock / baud with FR fraction bits), so any
+// rate works at any clock without the error of an integer divider: 100 MHz / 12 Mbaud = 8.33
+// cycles is timed as 8 or 9 cycles such that the sample points never drift more than one cycle
+// from the ideal ones. The line passes a two-flip-flop synchroniser (ASYNC_REG: Vivado places
+// both in one slice and does not time the first). A falling edge starts a character; each bit
+// is sampled in its middle (the synchroniser's delay cancels: the start edge is seen through
+// the same two flip-flops); a start bit that is high again at its middle was a glitch.
 `default_nettype none
 
 module sncc_uart_rx #(
-    parameter integer CLKS_PER_BIT = 868,   // clock frequency / baud rate
-    parameter integer CB = 10               // bits of the cycle counter (holds CLKS_PER_BIT-1)
+    parameter integer BIT_FX = 868 * 256,   // clock cycles per bit, times 2^FR
+    parameter integer FR = 8,               // fraction bits of BIT_FX
+    parameter integer RW = 18               // bits of the bit timer (holds BIT_FX + 2^FR)
 ) (
     input  wire       clk,
     input  wire       rst,
     input  wire       rx,
     output reg        valid,                // one-cycle pulse: `data` holds a received byte
-    output reg  [7:0] data
+    output reg  [7:0] data,
+    output reg        framing               // one-cycle pulse: a character without its stop bit
 );
-    localparam integer HALFI = CLKS_PER_BIT / 2 - 1;
-    localparam integer FULLI = CLKS_PER_BIT - 1;
-    localparam [CB-1:0] HALF = HALFI[CB-1:0];
-    localparam [CB-1:0] FULL = FULLI[CB-1:0];
-    localparam [1:0] S_IDLE = 2'd0, S_START = 2'd1, S_DATA = 2'd2, S_STOP = 2'd3;
+    localparam integer ONEI = 1 << FR;
+    localparam [RW-1:0] ONE = ONEI[RW-1:0];
+    localparam integer STEPI = BIT_FX - ONEI;          // a bit, minus the cycle that ends it
+    localparam integer HALFI = BIT_FX / 2 - ONEI;      // half a bit, from the cycle the edge is seen
+    localparam [RW-1:0] STEP = STEPI[RW-1:0];
+    localparam [RW-1:0] HALF = HALFI[RW-1:0];
 
-    reg        rx1, rx2;
-    reg [1:0]  st;
-    reg [CB-1:0] cnt;
-    reg [2:0]  bitn;
-
-    always @(posedge clk) begin
+    (* ASYNC_REG = "TRUE" *) reg rx1;
+    (* ASYNC_REG = "TRUE" *) reg rx2;
+    initial begin           // configuration values: an idle line
+        rx1 = 1'b1;
+        rx2 = 1'b1;
+    end
+    always @(posedge clk) begin    // no reset: a synchroniser only follows the line
         rx1 <= rx;
         rx2 <= rx1;
+    end
+
+    reg          active;           // inside a character
+    reg [3:0]    bitn;             // 0 start, 1..8 data, 9 stop
+    reg [RW-1:0] rem;              // time to the next sample point, in 1/2^FR cycles
+    wire         tick = (rem < ONE);
+
+    always @(posedge clk) begin
         if (rst) begin
-            rx1   <= 1'b1;
-            rx2   <= 1'b1;
-            st    <= S_IDLE;
-            cnt   <= {CB{1'b0}};
-            bitn  <= 3'd0;
-            valid <= 1'b0;
-            data  <= 8'd0;
+            active  <= 1'b0;
+            bitn    <= 4'd0;
+            rem     <= {RW{1'b0}};
+            valid   <= 1'b0;
+            framing <= 1'b0;
+            data    <= 8'd0;
         end else begin
-            valid <= 1'b0;
-            case (st)
-                S_IDLE: begin
-                    cnt <= {CB{1'b0}};
-                    if (!rx2) st <= S_START;
+            valid   <= 1'b0;
+            framing <= 1'b0;
+            if (!active) begin
+                if (!rx2) begin
+                    active <= 1'b1;
+                    bitn   <= 4'd0;
+                    rem    <= HALF;
                 end
-                S_START: begin
-                    if (cnt == HALF) begin
-                        cnt  <= {CB{1'b0}};
-                        bitn <= 3'd0;
-                        st   <= rx2 ? S_IDLE : S_DATA;   // a glitch is not a start bit
-                    end else cnt <= cnt + 1'b1;
+            end else if (tick) begin
+                rem  <= rem + STEP;                 // keeps the fraction: no drift
+                bitn <= bitn + 4'd1;
+                if (bitn == 4'd0) begin
+                    if (rx2) active <= 1'b0;        // a glitch, not a start bit
+                end else if (bitn == 4'd9) begin
+                    valid   <= rx2;                 // a character without a stop bit is dropped
+                    framing <= !rx2;
+                    active  <= 1'b0;
+                end else begin
+                    data <= {rx2, data[7:1]};       // LSB first
                 end
-                S_DATA: begin
-                    if (cnt == FULL) begin
-                        cnt  <= {CB{1'b0}};
-                        data <= {rx2, data[7:1]};         // LSB first
-                        bitn <= bitn + 1'b1;
-                        if (bitn == 3'd7) st <= S_STOP;
-                    end else cnt <= cnt + 1'b1;
-                end
-                default: begin // S_STOP
-                    if (cnt == FULL) begin
-                        valid <= rx2;                     // drop frames without a stop bit
-                        st    <= S_IDLE;
-                    end else cnt <= cnt + 1'b1;
-                end
-            endcase
+            end else begin
+                rem <= rem - ONE;
+            end
         end
     end
 endmodule
