@@ -3,6 +3,13 @@
     mlp   784-256-128-10, ReLU
     qcfs  the same MLP with sncc.QCFSActivation (L = 4 levels)
     cnn   conv(16)-BN-ReLU-avgpool, conv(32)-BN-ReLU-maxpool, linear
+    resnet  conv(16)-BN-ReLU-avgpool, a residual block (16, identity shortcut), a residual
+          block (32, stride 2, 1x1 projection shortcut), global average pooling, linear
+
+QCFS fine-tuned versions (`sncc.nn.finetune_qcfs`, L = 4; `finetuned(name)`):
+
+    cnn_qcfs     examples/cnn.onnx (the cnn trained 15 epochs, 99.03%) fine-tuned
+    resnet_qcfs  the resnet above fine-tuned
 """
 from __future__ import annotations
 
@@ -29,10 +36,40 @@ def make(name: str) -> nn.Module:
         return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.AvgPool2d(2),
                              nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
                              nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
+    if name == "resnet":
+        return ResNet()
     raise ValueError(name)
 
 
-EPOCHS = {"mlp": 12, "qcfs": 12, "cnn": 4}
+class Block(nn.Module):
+    """Two 3x3 conv-BN, a shortcut (identity, or 1x1 conv-BN when the shape changes), ReLU
+    after the add. Every ReLU is its own nn.ReLU module (finetune_qcfs replaces modules)."""
+
+    def __init__(self, cin: int, cout: int, stride: int = 1):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.BatchNorm2d(cout), nn.ReLU(),
+                                  nn.Conv2d(cout, cout, 3, 1, 1), nn.BatchNorm2d(cout))
+        self.shortcut = (nn.Identity() if cin == cout and stride == 1 else
+                         nn.Sequential(nn.Conv2d(cin, cout, 1, stride), nn.BatchNorm2d(cout)))
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        return self.relu(self.body(x) + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.AvgPool2d(2),
+                                 Block(16, 16), Block(16, 32, stride=2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                 nn.Linear(32, 10))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+EPOCHS = {"mlp": 12, "qcfs": 12, "cnn": 4, "resnet": 3}
+QCFS_FINETUNE = {"epochs": 3, "L": (4, 8, 16)}
 
 
 def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, lr: float = 1e-3, batch: int = 128,
@@ -42,7 +79,7 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, lr: float
 
 def inputs(name: str, x: np.ndarray) -> np.ndarray:
     """MNIST rows as the network's input: images [N, 1, 28, 28] for the CNN."""
-    return x.reshape(-1, 1, 28, 28) if name == "cnn" else x
+    return x.reshape(-1, 1, 28, 28) if name.startswith(("cnn", "resnet")) else x
 
 
 def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
@@ -60,3 +97,28 @@ def trained(name: str, epochs: int | None = None, log=print):
     train(model, x, y, epochs or EPOCHS[name])
     log(f"trained {name} in {time.perf_counter() - t:.0f} s: ANN test accuracy {100 * accuracy(model, xt, yt):.2f}%")
     return model, (x, y), (xt, yt)
+
+
+def finetuned(name: str, log=print):
+    """(qcfs_model, relu_model, seconds of fine-tuning, (x_train, y_train), (x_test, y_test))
+    for name = cnn_qcfs or resnet_qcfs: the ReLU network fine-tuned by sncc.nn.finetune_qcfs."""
+    base = name[: -len("_qcfs")]
+    if base == "cnn":  # the shipped benchmark CNN (examples/cnn.onnx), as the lead's FPGA benchmark uses it
+        import sys
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+        from finetune_cnn_qcfs import load_cnn
+
+        torch.set_num_threads(2)
+        (x, y), (xt, yt) = load_mnist()
+        x, xt = inputs(base, x), inputs(base, xt)
+        relu = load_cnn()
+    else:
+        relu, (x, y), (xt, yt) = trained(base, log=log)
+    t = time.perf_counter()
+    q = sncc.nn.finetune_qcfs(relu, x, y, L=QCFS_FINETUNE["L"], epochs=QCFS_FINETUNE["epochs"])
+    seconds = time.perf_counter() - t
+    log(f"fine-tuned {name} ({QCFS_FINETUNE}) in {seconds:.0f} s: ANN {100 * accuracy(relu, xt, yt):.2f}% (ReLU) -> "
+        f"{100 * accuracy(q, xt, yt):.2f}% (QCFS)")
+    return q, relu, seconds, (x, y), (xt, yt)

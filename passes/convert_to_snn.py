@@ -151,6 +151,8 @@ class ConvertToSNN(Pass):
             L = max(levels)
             if all_qcfs and T > L and o["staircase"] == "trained":
                 stretch = _keep_staircase(m, L / T)
+                if stretch is not None:
+                    m.attrs["staircase_T"] = int(T)
             if T < L:
                 log.warning(f"convert-to-snn: this QCFS network was trained with L = {L} levels; at T = {T} < L its "
                             "neurons can only form a T-level staircase and it loses accuracy (measured in README, "

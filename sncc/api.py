@@ -113,6 +113,15 @@ class SpikingNetwork:
 
         return any(isinstance(v.type.elem, Fixed) for v in self.module.inputs)
 
+    def _check_staircase(self, T: int):
+        built = self.module.attrs.get("staircase_T")
+        if built is not None and int(T) != int(built):
+            import logging
+
+            logging.getLogger("sncc").warning(
+                f"this QCFS network's currents were scaled for T = {built} (spec/ir.md section 5.6); run at T = {T} "
+                f"it does not compute the trained staircase: convert it again with T={T}")
+
     def simulator(self, backend: str = "auto"):
         """The backend that runs this network: "cpu" (the compiled simulator), "reference"
         (the numpy interpreter) or "auto" (cpu when it supports the network)."""
@@ -140,6 +149,7 @@ class SpikingNetwork:
 
         if T is not None:
             check_T(T)
+            self._check_staircase(T)
         sim = self.simulator(backend)
         xb, single = self.module.input_batch(x)
         chunks = range(0, len(xb), batch_size)
@@ -182,6 +192,7 @@ class SpikingNetwork:
             raise SnccError("give at least one number of timesteps")
         check_T(Ts[0], "timesteps")
         check_T(Ts[-1], "timesteps")
+        self._check_staircase(Ts[-1])
         xb, single = self.module.input_batch(x)
         chunks = range(0, len(xb), batch_size)
         if progress:
@@ -232,16 +243,17 @@ def load(path) -> SpikingNetwork:
 
 
 def conversion_pipeline(T=32, encoding="constant", reset="subtract", readout="membrane", percentile=99.9,
-                        granularity="channel", seed=0, v0=0.5, maxpool="gate", samples=0) -> str:
+                        granularity="channel", seed=0, v0=0.5, maxpool="gate", samples=0, staircase="trained") -> str:
     return (f"canonicalize,fold-batchnorm,dce,"
             f"calibrate{{percentile={percentile},granularity={granularity},samples={samples}}},normalize,"
             f"convert-to-snn{{T={T},encoding={encoding},reset={reset},readout={readout},seed={seed},v0={v0},"
-            f"maxpool={maxpool}}}")
+            f"maxpool={maxpool},staircase={staircase}}}")
 
 
 def convert(model, calibration_data, T: int = 32, *, encoding: str = "constant", reset: str = "subtract",
             readout: str = "membrane", percentile: float = 99.9, granularity: str = "channel", seed: int = 0,
-            v0: float = 0.5, maxpool: str = "gate", samples: int = 0, progress: bool = True) -> SpikingNetwork:
+            v0: float = 0.5, maxpool: str = "gate", samples: int = 0, staircase: str = "trained",
+            progress: bool = True) -> SpikingNetwork:
     """Convert a trained ANN into a rate-coded spiking network.
 
     model: a torch.nn.Module, an ONNX path or ModelProto, or an IR Module / .sir path.
@@ -251,7 +263,8 @@ def convert(model, calibration_data, T: int = 32, *, encoding: str = "constant",
     """
     check_T(T)
     module = import_model(model, calibration_data)
-    pipeline = conversion_pipeline(T, encoding, reset, readout, percentile, granularity, seed, v0, maxpool, samples)
+    pipeline = conversion_pipeline(T, encoding, reset, readout, percentile, granularity, seed, v0, maxpool, samples,
+                                   staircase)
     ctx = PassContext(calibration_data=calibration_data, progress=progress)
     module = PassManager.parse(pipeline).run(module, ctx)
     return SpikingNetwork(module, ctx.reports)
