@@ -151,7 +151,8 @@ def table(results) -> str:
     for name, r in results.items():
         for key, accs in r["snn"].items():
             conv, enc = key.rsplit(" ", 1)
-            lines.append(f"| {name} | {conv} | {enc} | {100 * r['ann']:.2f} | "
+            ann = r["relu_ann"] if "ReLU" in conv and "relu_ann" in r else r["ann"]  # the network that row converts
+            lines.append(f"| {name} | {conv} | {enc} | {100 * ann:.2f} | "
                          + " | ".join(f"{100 * accs[t]:.2f}" if t in accs else "–" for t in TS) + " |")
     return "\n".join(lines)
 
@@ -206,7 +207,9 @@ def main():
             r["finetune_seconds"] = seconds
             r["notes"].append(f"fine-tuned from a ReLU ANN of {100 * r['relu_ann']:.2f}% by "
                               f"sncc.nn.finetune_qcfs(L={models.QCFS_FINETUNE['L']}, "
-                              f"epochs={models.QCFS_FINETUNE['epochs']}) in {seconds:.0f} s on this machine; "
+                              f"epochs={models.QCFS_FINETUNE['epochs']}) in {seconds:.0f} s "
+                              + ("(examples/cnn_qcfs.onnx's metadata, from examples/finetune_cnn_qcfs.py)"
+                                 if name == "cnn_qcfs" else "on this machine") + "; "
                               "the QCFS activations keep L = 4; 'sncc ReLU' converts that ReLU ANN, 'sncc "
                               "T-staircase' the QCFS network without keeping its staircase at T > L (spec/ir.md 5.6)")
             measure("sncc ReLU constant", encoding="constant", net=relu)

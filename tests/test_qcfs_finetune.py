@@ -107,3 +107,35 @@ def test_staircase_conversion_is_bit_exact_in_fixed_point(digits):
     fixed = sncc.PassManager.parse("quantize{weight_bits=8}").run(snn.module.clone(), PassContext())
     ref = sncc.interpret(fixed, xt[:100])
     np.testing.assert_array_equal(CpuSimulator(fixed, mode="fixed").run(xt[:100]), ref)
+
+
+class _Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(),
+                                  nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c))
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        return self.relu(self.body(x) + x)
+
+
+def test_finetune_qcfs_on_a_resnet_converts_at_low_T(digits):
+    """Residual adds: every nn.ReLU (the one after the add too) becomes QCFS; the SNN at T = L and
+    at T = 2L (trained staircase) classifies like the QCFS ANN on real images (tolerance: the
+    spike-timing error of a short run on an untrained-for-long network)."""
+    x, y, xt, yt = digits
+    x, xt = x.reshape(-1, 1, 28, 28), xt.reshape(-1, 1, 28, 28)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AvgPool2d(2), _Block(8),
+                        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(8 * 7 * 7, 10))
+    net = sncc.nn.train_classifier(net, x[:2000], y[:2000], epochs=1)
+    q = sncc.nn.finetune_qcfs(net, x[:2000], y[:2000], L=4, epochs=1, progress=False)
+    assert sum(isinstance(m, sncc.QCFSActivation) for m in q.modules()) == 3
+    with torch.no_grad():
+        ann = q(torch.from_numpy(xt[:300])).argmax(1).numpy()
+    assert (ann == yt[:300]).mean() > 0.85
+    for T in (4, 8):
+        snn = sncc.convert(q, calibration_data=x[:300], T=T, progress=False)
+        agree = (snn.classify(xt[:300]) == ann).mean()
+        assert agree >= 0.95, (T, agree)
