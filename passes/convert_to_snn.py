@@ -51,6 +51,57 @@ def _set_const(m: Module, op, index: int, value: np.ndarray):
         old.owner.attrs["value"] = np.ascontiguousarray(value, dtype=np.float32)
 
 
+def _channel_mean(value: np.ndarray) -> np.ndarray:
+    """[N, C, ...] -> [C]: the mean over the batch and every position of a channel."""
+    v = np.asarray(value, dtype=np.float64)
+    return v.reshape(v.shape[0], v.shape[1], -1).mean(axis=(0, 2)) if v.ndim > 2 else v.mean(axis=0)
+
+
+def _ann_means(m: Module, acts, ctx: PassContext, samples: int) -> dict[int, np.ndarray]:
+    """{id(activation): its per-channel mean output} of the normalized float network (the
+    normalized units of the `if` that replaces it: 1 = one spike per step)."""
+    from sncc.interpreter import interpret
+    from sncc.passes.calibrate import validate_data
+
+    x = validate_data(m, ctx.calibration_data)[:samples]
+    wanted = {id(a) for a in acts}
+    means: dict[int, np.ndarray] = {}
+
+    def observe(op, value):
+        if id(op) in wanted:
+            means[id(op)] = _channel_mean(np.minimum(value, 1.0))  # a neuron fires at most once per step
+    interpret(m, x, observer=observe)
+    return means
+
+
+def _calibrate_v0(m: Module, layers, ctx: PassContext, samples: int, T: int, steps_per_unit: int):
+    """Light calibration of the initial membranes (Li et al., ICML 2021, "A free lunch from
+    ANN"): layer by layer, in order, shift each channel's v0 by the gap between the spike
+    count the ANN's mean activation asks for (mean * steps_per_unit: T, or L when the
+    staircase is kept) and the mean count the SNN produces on the calibration data. A count
+    is about floor(v0 + summed input), so the shift moves the mean count by as much; the
+    quantization error of a short run is biased (activations pile up near 0), which this
+    removes. Only v0 tables change: exact in every backend. Returns the number of layers."""
+    from sncc.interpreter import interpret
+    from sncc.passes.calibrate import validate_data
+
+    x = validate_data(m, ctx.calibration_data)[:samples]
+    for mean, neuron in layers:
+        counts = []
+
+        def observe(op, value, neuron=neuron, counts=counts):
+            if op is neuron:
+                counts.append(_channel_mean(value))
+        interpret(m, x, T=T, observer=observe)
+        got = np.sum(counts, axis=0)
+        theta = np.broadcast_to(np.asarray(neuron.attrs["threshold"], np.float64), got.shape)
+        v0 = np.broadcast_to(np.asarray(neuron.attrs["v0"], np.float64), got.shape)
+        # clamp: a large shift would fire (or silence) a channel on its own; one threshold either side is plenty
+        new = np.clip(v0 + (mean * steps_per_unit - got) * theta, -theta, 2 * theta)
+        neuron.attrs["v0"] = new.astype(np.float32)
+    return len(layers)
+
+
 def _keep_staircase(m: Module, r: float) -> float | None:
     """Scale every time-invariant current by r = L/T (spec/ir.md section 5.6): the weights of the
     weighted layers that read an encoded input, every bias and every constant addend. Returns r,
@@ -92,6 +143,9 @@ class ConvertToSNN(Pass):
         "v0": Option(float, 0.5, "initial membrane of ReLU neurons, as a fraction of the threshold",
                      check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
         "maxpool": Option(str, "gate", "spiking max pooling", choices=("gate", "avg")),
+        "v0_calibration": Option(int, 0, "calibration samples for per-channel initial membranes that match the "
+                                 "ANN's mean activations, layer by layer (0: off)",
+                                 check=lambda n: None if n >= 0 else "must be >= 0"),
         "staircase": Option(str, "trained", "QCFS networks at T > L: keep the trained L-level staircase "
                             "(trained) or let the neurons form a T-level one (T)", choices=("trained", "T")),
     }
@@ -107,6 +161,8 @@ class ConvertToSNN(Pass):
         m.attrs["T"] = int(T)
         counts = {"if": 0, "gated_maxpool2d": 0, "avgpool2d (from maxpool)": 0}
         acts = [op for op in m.ops if op.kind in ("relu", "clip", "qcfs")]
+        ann_means = _ann_means(m, acts, ctx, o["v0_calibration"]) if o["v0_calibration"] else None
+        neurons = {}
         levels = {int(op.attrs["levels"]) for op in acts if op.kind == "qcfs"}
         all_qcfs = bool(acts) and all(op.kind == "qcfs" for op in acts) and len(levels) == 1
         for inp in m.inputs:
@@ -130,6 +186,7 @@ class ConvertToSNN(Pass):
                 spikes = m.insert_before(op, "if", [op.operands[0]], {"threshold": theta, "reset": o["reset"], "v0": v0},
                                          op.result.name)
                 m.replace_all_uses(op.result, spikes)
+                neurons[id(op)] = spikes.owner
                 m.erase(op)
                 counts["if"] += 1
             elif op.kind == "maxpool2d":
@@ -164,6 +221,10 @@ class ConvertToSNN(Pass):
                 log.warning(f"convert-to-snn: QCFS network trained with L = {L} run at T = {T} with a {T}-level "
                             f"staircase ({why}); such networks can lose accuracy at T > L")
         m.infer_types()
+        if ann_means is not None:
+            counts["v0_calibrated"] = _calibrate_v0(m, [(ann_means[id(a)], neurons[id(a)]) for a in acts], ctx,
+                                                    o["v0_calibration"], int(T),
+                                                    int(round(T * stretch)) if stretch else int(T))
         for i, v in enumerate(m.outputs):
             x = v
             if o["readout"] == "count":

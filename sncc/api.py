@@ -243,17 +243,18 @@ def load(path) -> SpikingNetwork:
 
 
 def conversion_pipeline(T=32, encoding="constant", reset="subtract", readout="membrane", percentile=99.9,
-                        granularity="channel", seed=0, v0=0.5, maxpool="gate", samples=0, staircase="trained") -> str:
+                        granularity="channel", seed=0, v0=0.5, maxpool="gate", samples=0, staircase="trained",
+                        v0_calibration=0) -> str:
     return (f"canonicalize,fold-batchnorm,dce,"
             f"calibrate{{percentile={percentile},granularity={granularity},samples={samples}}},normalize,"
             f"convert-to-snn{{T={T},encoding={encoding},reset={reset},readout={readout},seed={seed},v0={v0},"
-            f"maxpool={maxpool},staircase={staircase}}}")
+            f"maxpool={maxpool},staircase={staircase},v0_calibration={v0_calibration}}}")
 
 
 def convert(model, calibration_data, T: int = 32, *, encoding: str = "constant", reset: str = "subtract",
             readout: str = "membrane", percentile: float = 99.9, granularity: str = "channel", seed: int = 0,
             v0: float = 0.5, maxpool: str = "gate", samples: int = 0, staircase: str = "trained",
-            progress: bool = True) -> SpikingNetwork:
+            v0_calibration: int = 0, progress: bool = True) -> SpikingNetwork:
     """Convert a trained ANN into a rate-coded spiking network.
 
     model: a torch.nn.Module, an ONNX path or ModelProto, or an IR Module / .sir path.
@@ -264,7 +265,7 @@ def convert(model, calibration_data, T: int = 32, *, encoding: str = "constant",
     check_T(T)
     module = import_model(model, calibration_data)
     pipeline = conversion_pipeline(T, encoding, reset, readout, percentile, granularity, seed, v0, maxpool, samples,
-                                   staircase)
+                                   staircase, v0_calibration)
     ctx = PassContext(calibration_data=calibration_data, progress=progress)
     module = PassManager.parse(pipeline).run(module, ctx)
     return SpikingNetwork(module, ctx.reports)
