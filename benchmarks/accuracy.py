@@ -7,12 +7,14 @@ accuracy of the ANN and of the SNN at T = 1, 2, 4, 8, 16, 32, 64, with constant-
 and with rate-coded (Bernoulli) input, on all 10,000 test images. Writes
 `results/accuracy.md`, `results/accuracy.json` and `results/accuracy.png`.
 
-Low latency (`cnn_qcfs`, `resnet_qcfs`, T = 1 .. 32): the ReLU network fine-tuned by
+Low latency (`cnn_qcfs`, `resnet_qcfs`, T = 1 .. 32; `qcfs8`, an L = 8 MLP, for T below L): the ReLU network fine-tuned by
 `sncc.nn.finetune_qcfs` (L = 4, over L in 4, 8, 16; `models.QCFS_FINETUNE`), converted
 at each T (at T > L the conversion keeps the trained staircase, spec/ir.md 5.6), beside
 the conversion of the ReLU network it came from ("sncc ReLU"), the same QCFS network
 with a T-level staircase ("sncc T-staircase") and, for cnn_qcfs, 8-bit fixed point
-("sncc fixed8": quantize{weight_bits=8}, the FPGA's arithmetic).
+("sncc fixed8": quantize{weight_bits=8}, the FPGA's arithmetic). Every QCFS model also
+gets, at T <= L, a conversion with calibrated initial membranes ("sncc v0-calibrated",
+`convert(v0_calibration=1000)`).
 
     python benchmarks/accuracy.py                   # everything (~15 CPU minutes, + ~40 for the QCFS models)
     python benchmarks/accuracy.py --models mlp --samples 2000 --no-spikingjelly
@@ -50,19 +52,21 @@ def qcfs_levels(model) -> int | None:
 
 
 def sncc_accuracy(model, x_calib, x_test, y_test, encoding: str, maxpool: str = "gate", Ts=TS,
-                  staircase: str = "trained", weight_bits: int | None = None):
+                  staircase: str = "trained", weight_bits: int | None = None, v0_calibration: int = 0):
     """{T: accuracy}. A QCFS network converted with the trained staircase is built for one T
     (spec/ir.md 5.6): the T <= L come from one run at T = L, every larger T from its own."""
     L = qcfs_levels(model)
     groups = [list(Ts)] if L is None or staircase == "T" else \
         [[t for t in Ts if t <= L]] + [[t] for t in Ts if t > L]
+    if v0_calibration:  # the membranes are calibrated for one T: convert at each
+        groups = [[t] for t in Ts]
     acc = {}
     for group in groups:
         if not group:
             continue
-        T = max(group) if L is None or staircase == "T" else max(max(group), L)
+        T = max(group) if L is None or staircase == "T" or v0_calibration else max(max(group), L)
         snn = sncc.convert(model, calibration_data=x_calib, T=T, encoding=encoding, maxpool=maxpool,
-                           staircase=staircase, progress=False)
+                           staircase=staircase, v0_calibration=v0_calibration, progress=False)
         if weight_bits is not None:
             from sncc.pass_manager import PassContext
 
@@ -129,7 +133,8 @@ def plot(results, path):
             if key in r["snn"]:
                 ts = [t for t in TS if t in r["snn"][key]]
                 ax.plot(ts, [100 * r["snn"][key][t] for t in ts], style, label=key, ms=4)
-        for key, style in (("sncc fixed8 constant", "--^"), ("sncc ReLU constant", "-.v")):
+        for key, style in (("sncc fixed8 constant", "--^"), ("sncc ReLU constant", "-.v"),
+                           ("sncc v0-calibrated constant", "-x")):
             if key in r["snn"]:
                 ts = [t for t in TS if t in r["snn"][key]]
                 ax.plot(ts, [100 * r["snn"][key][t] for t in ts], style, label=key, ms=4)
@@ -159,7 +164,7 @@ def table(results) -> str:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="mlp,qcfs,cnn,cnn_qcfs,resnet_qcfs")
+    ap.add_argument("--models", default="mlp,qcfs,qcfs8,cnn,cnn_qcfs,resnet_qcfs")
     ap.add_argument("--samples", type=int, default=10000, help="test images (default: all 10,000)")
     ap.add_argument("--no-spikingjelly", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
@@ -202,6 +207,13 @@ def main():
 
         for enc in ("constant", "rate"):
             measure(f"sncc {enc}", encoding=enc)
+        L = qcfs_levels(model)
+        if L is not None:  # latency below the trained L: initial membranes calibrated (T <= L only)
+            t = time.perf_counter()
+            r["snn"]["sncc v0-calibrated constant"] = sncc_accuracy(
+                model, calib, xt, yt, "constant", Ts=[t for t in Ts if t <= L], v0_calibration=models.V0_CALIBRATION)
+            print(f"{name} sncc v0-calibrated: {r['snn']['sncc v0-calibrated constant']} "
+                  f"({time.perf_counter() - t:.0f} s)", flush=True)
         if finetuned:
             r["relu_ann"] = models.accuracy(relu, xt, yt)
             r["finetune_seconds"] = seconds

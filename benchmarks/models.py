@@ -2,6 +2,7 @@
 
     mlp   784-256-128-10, ReLU
     qcfs  the same MLP with sncc.QCFSActivation (L = 4 levels)
+    qcfs8 the same with L = 8 (run at T < 8 in the benchmark: latency below the trained L)
     cnn   conv(16)-BN-ReLU-avgpool, conv(32)-BN-ReLU-maxpool, linear
     resnet  conv(16)-BN-ReLU-avgpool, a residual block (16, identity shortcut), a residual
           block (32, stride 2, 1x1 projection shortcut), global average pooling, linear
@@ -33,6 +34,9 @@ def make(name: str) -> nn.Module:
     if name == "qcfs":
         return nn.Sequential(nn.Linear(784, 256), sncc.QCFSActivation(T=QCFS_LEVELS), nn.Linear(256, 128),
                              sncc.QCFSActivation(T=QCFS_LEVELS), nn.Linear(128, 10))
+    if name == "qcfs8":
+        return nn.Sequential(nn.Linear(784, 256), sncc.QCFSActivation(T=8), nn.Linear(256, 128),
+                             sncc.QCFSActivation(T=8), nn.Linear(128, 10))
     if name == "cnn":
         return nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.AvgPool2d(2),
                              nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
@@ -69,8 +73,9 @@ class ResNet(nn.Module):
         return self.net(x)
 
 
-EPOCHS = {"mlp": 12, "qcfs": 12, "cnn": 4, "resnet": 3}
+EPOCHS = {"mlp": 12, "qcfs": 12, "qcfs8": 12, "cnn": 4, "resnet": 2}
 QCFS_FINETUNE = {"epochs": 3, "L": 4}
+V0_CALIBRATION = 1000  # samples for convert(v0_calibration=...), the rows at T below the trained L
 
 
 def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, lr: float = 1e-3, batch: int = 128,
