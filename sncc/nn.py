@@ -7,7 +7,8 @@ networks": with L levels and a learnable threshold lambda,
     y = lambda / L * clip(floor(x L / lambda + 1/2), 0, L)
 
 An IF neuron with threshold lambda and initial membrane lambda/2 reproduces it exactly in
-expectation, so a network trained with it converts nearly losslessly at T = L.
+expectation, so a network trained with it converts nearly losslessly at T = L, and at any
+T > L when sncc keeps the trained staircase (spec/ir.md section 5.6).
 
     >>> import torch, sncc
     >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
