@@ -7,7 +7,16 @@ accuracy of the ANN and of the SNN at T = 1, 2, 4, 8, 16, 32, 64, with constant-
 and with rate-coded (Bernoulli) input, on all 10,000 test images. Writes
 `results/accuracy.md`, `results/accuracy.json` and `results/accuracy.png`.
 
-    python benchmarks/accuracy.py                   # everything (~15 CPU minutes)
+Low latency (`cnn_qcfs`, `resnet_qcfs`, T = 1 .. 32; `qcfs8`, an L = 8 MLP, for T below L): the ReLU network fine-tuned by
+`sncc.nn.finetune_qcfs` (L = 4, over L in 4, 8, 16; `models.QCFS_FINETUNE`), converted
+at each T (at T > L the conversion keeps the trained staircase, spec/ir.md 5.6), beside
+the conversion of the ReLU network it came from ("sncc ReLU"), the same QCFS network
+with a T-level staircase ("sncc T-staircase") and, for cnn_qcfs, 8-bit fixed point
+("sncc fixed8": quantize{weight_bits=8}, the FPGA's arithmetic). Every QCFS model also
+gets, at T <= L, a conversion with calibrated initial membranes ("sncc v0-calibrated",
+`convert(v0_calibration=1000)`).
+
+    python benchmarks/accuracy.py                   # everything (~15 CPU minutes, + ~40 for the QCFS models)
     python benchmarks/accuracy.py --models mlp --samples 2000 --no-spikingjelly
 
 SpikingJelly is optional: `pip install --no-deps spikingjelly loguru requests urllib3 idna
@@ -33,16 +42,42 @@ import models  # noqa: E402
 import sncc  # noqa: E402
 
 TS = [1, 2, 4, 8, 16, 32, 64]
+TS_QCFS = [1, 2, 4, 8, 16, 32]  # the fine-tuned QCFS models (one conversion per T > L: keep the run short)
 CALIB = 1000  # calibration images, from the training set, for both converters
 
 
-def sncc_accuracy(model, x_calib, x_test, y_test, encoding: str, maxpool: str = "gate"):
-    snn = sncc.convert(model, calibration_data=x_calib, T=max(TS), encoding=encoding, maxpool=maxpool, progress=False)
-    out = snn.run_over_time(x_test, TS, progress=True)
-    return {t: float((o.argmax(1) == y_test).mean()) for t, o in out.items()}
+def qcfs_levels(model) -> int | None:
+    levels = {m.levels for m in model.modules() if isinstance(m, sncc.QCFSActivation)}
+    return max(levels) if levels else None
 
 
-def spikingjelly_accuracy(model, x_calib, x_test, y_test, encoding: str, seed: int = 0):
+def sncc_accuracy(model, x_calib, x_test, y_test, encoding: str, maxpool: str = "gate", Ts=TS,
+                  staircase: str = "trained", weight_bits: int | None = None, v0_calibration: int = 0):
+    """{T: accuracy}. A QCFS network converted with the trained staircase is built for one T
+    (spec/ir.md 5.6): the T <= L come from one run at T = L, every larger T from its own."""
+    L = qcfs_levels(model)
+    groups = [list(Ts)] if L is None or staircase == "T" else \
+        [[t for t in Ts if t <= L]] + [[t] for t in Ts if t > L]
+    if v0_calibration:  # the membranes are calibrated for one T: convert at each
+        groups = [[t] for t in Ts]
+    acc = {}
+    for group in groups:
+        if not group:
+            continue
+        T = max(group) if L is None or staircase == "T" or v0_calibration else max(max(group), L)
+        snn = sncc.convert(model, calibration_data=x_calib, T=T, encoding=encoding, maxpool=maxpool,
+                           staircase=staircase, v0_calibration=v0_calibration, progress=False)
+        if weight_bits is not None:
+            from sncc.pass_manager import PassContext
+
+            q = sncc.PassManager.parse(f"quantize{{weight_bits={weight_bits}}}").run(snn.module.clone(), PassContext())
+            snn = sncc.SpikingNetwork(q)
+        out = snn.run_over_time(x_test, group, progress=True)
+        acc.update({t: float((o.argmax(1) == y_test).mean()) for t, o in out.items()})
+    return acc
+
+
+def spikingjelly_accuracy(model, x_calib, x_test, y_test, encoding: str, seed: int = 0, Ts=TS):
     from spikingjelly.activation_based import ann2snn, functional
 
     ann = copy.deepcopy(model)
@@ -55,14 +90,14 @@ def spikingjelly_accuracy(model, x_calib, x_test, y_test, encoding: str, seed: i
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(torch.from_numpy(x_calib), torch.zeros(len(x_calib))), batch_size=100)
     snn = ann2snn.Converter(ann2snn.RateCodingRecipe(loader, mode="99.9%")).convert(ann).eval()
-    correct = {t: 0 for t in TS}
+    correct = {t: 0 for t in Ts}
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for s in range(0, len(x_test), 500):
             x = torch.from_numpy(x_test[s:s + 500])
             functional.reset_net(snn)
             acc = 0
-            for t in range(1, max(TS) + 1):
+            for t in range(1, max(Ts) + 1):
                 inp = (torch.rand(x.shape, generator=g) < x).float() if encoding == "rate" else x
                 acc = acc + snn(inp)
                 if t in correct:
@@ -96,7 +131,13 @@ def plot(results, path):
         for key, style in (("sncc constant", "-o"), ("sncc rate", "-s"), ("SpikingJelly constant", ":o"),
                            ("SpikingJelly rate", ":s")):
             if key in r["snn"]:
-                ax.plot(TS, [100 * r["snn"][key][t] for t in TS], style, label=key, ms=4)
+                ts = [t for t in TS if t in r["snn"][key]]
+                ax.plot(ts, [100 * r["snn"][key][t] for t in ts], style, label=key, ms=4)
+        for key, style in (("sncc fixed8 constant", "--^"), ("sncc ReLU constant", "-.v"),
+                           ("sncc v0-calibrated constant", "-x")):
+            if key in r["snn"]:
+                ts = [t for t in TS if t in r["snn"][key]]
+                ax.plot(ts, [100 * r["snn"][key][t] for t in ts], style, label=key, ms=4)
         ax.set_xscale("log", base=2)
         ax.set_xticks(TS, [str(t) for t in TS])
         ax.set_ylim(max(0, 100 * r["ann"] - 12), 100 * r["ann"] + 1)
@@ -115,14 +156,15 @@ def table(results) -> str:
     for name, r in results.items():
         for key, accs in r["snn"].items():
             conv, enc = key.rsplit(" ", 1)
-            lines.append(f"| {name} | {conv} | {enc} | {100 * r['ann']:.2f} | "
-                         + " | ".join(f"{100 * accs[t]:.2f}" for t in TS) + " |")
+            ann = r["relu_ann"] if "ReLU" in conv and "relu_ann" in r else r["ann"]  # the network that row converts
+            lines.append(f"| {name} | {conv} | {enc} | {100 * ann:.2f} | "
+                         + " | ".join(f"{100 * accs[t]:.2f}" if t in accs else "–" for t in TS) + " |")
     return "\n".join(lines)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", default="mlp,qcfs,cnn")
+    ap.add_argument("--models", default="mlp,qcfs,qcfs8,cnn,cnn_qcfs,resnet_qcfs")
     ap.add_argument("--samples", type=int, default=10000, help="test images (default: all 10,000)")
     ap.add_argument("--no-spikingjelly", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
@@ -146,16 +188,46 @@ def main():
                           if "maxpool_as_avg" in v else {})}
                    for k, v in json.loads(saved.read_text())["results"].items()}
     for name in args.models.split(","):
-        model, (x, y), (xt, yt) = models.trained(name)
+        finetuned = name.endswith("_qcfs")
+        if finetuned:
+            model, relu, seconds, (x, y), (xt, yt) = models.finetuned(name)
+        else:
+            model, (x, y), (xt, yt) = models.trained(name)
+        Ts = TS_QCFS if finetuned else TS
         xt, yt = xt[: args.samples], yt[: args.samples]
         ann = models.accuracy(model, xt, yt)
         calib = x[:CALIB]
         r = {"ann": ann, "snn": {}, "notes": []}
-        for enc in ("constant", "rate"):
+
+        def measure(key, **kw):
             t = time.perf_counter()
-            r["snn"][f"sncc {enc}"] = sncc_accuracy(model, calib, xt, yt, enc)
-            print(f"{name} sncc {enc}: " + ", ".join(f"T={k}: {100 * v:.2f}" for k, v in r['snn'][f'sncc {enc}'].items())
-                  + f"  ({time.perf_counter() - t:.0f} s)")
+            r["snn"][key] = sncc_accuracy(kw.pop("net", model), calib, xt, yt, Ts=Ts, **kw)
+            print(f"{name} {key}: " + ", ".join(f"T={k}: {100 * v:.2f}" for k, v in r["snn"][key].items())
+                  + f"  ({time.perf_counter() - t:.0f} s)", flush=True)
+
+        for enc in ("constant", "rate"):
+            measure(f"sncc {enc}", encoding=enc)
+        L = qcfs_levels(model)
+        if L is not None:  # latency below the trained L: initial membranes calibrated (T <= L only)
+            t = time.perf_counter()
+            r["snn"]["sncc v0-calibrated constant"] = sncc_accuracy(
+                model, calib, xt, yt, "constant", Ts=[t for t in Ts if t <= L], v0_calibration=models.V0_CALIBRATION)
+            print(f"{name} sncc v0-calibrated: {r['snn']['sncc v0-calibrated constant']} "
+                  f"({time.perf_counter() - t:.0f} s)", flush=True)
+        if finetuned:
+            r["relu_ann"] = models.accuracy(relu, xt, yt)
+            r["finetune_seconds"] = seconds
+            r["notes"].append(f"fine-tuned from a ReLU ANN of {100 * r['relu_ann']:.2f}% by "
+                              f"sncc.nn.finetune_qcfs(L={models.QCFS_FINETUNE['L']}, "
+                              f"epochs={models.QCFS_FINETUNE['epochs']}) in {seconds:.0f} s "
+                              + ("(examples/cnn_qcfs.onnx's metadata, from examples/finetune_cnn_qcfs.py)"
+                                 if name == "cnn_qcfs" else "on this machine") + "; "
+                              "the QCFS activations keep L = 4; 'sncc ReLU' converts that ReLU ANN, 'sncc "
+                              "T-staircase' the QCFS network without keeping its staircase at T > L (spec/ir.md 5.6)")
+            measure("sncc ReLU constant", encoding="constant", net=relu)
+            measure("sncc T-staircase constant", encoding="constant", staircase="T")
+            if name == "cnn_qcfs":
+                measure("sncc fixed8 constant", encoding="constant", weight_bits=8)
         if name == "cnn":
             t = time.perf_counter()
             avg = sncc_accuracy(model, calib, xt, yt, "constant", maxpool="avg")
@@ -165,7 +237,7 @@ def main():
         if have_sj:
             for enc in ("constant", "rate"):
                 t = time.perf_counter()
-                accs, replaced = spikingjelly_accuracy(model, calib, xt, yt, enc)
+                accs, replaced = spikingjelly_accuracy(model, calib, xt, yt, enc, Ts=Ts)
                 r["snn"][f"SpikingJelly {enc}"] = accs
                 if replaced and enc == "constant":
                     r["notes"].append("SpikingJelly converts ReLU modules only: its QCFS run replaces each "

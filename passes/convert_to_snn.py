@@ -7,6 +7,14 @@
     the rate code, Deng & Gu 2021), reset by subtraction by default;
   * qcfs becomes an `if` neuron with threshold lambda (1 after normalization) and initial
     membrane lambda/2, which reproduces the QCFS staircase at T = L (Bu et al. 2022);
+  * `staircase=trained` (default): when every activation is qcfs with the same L and
+    T > L, the time-invariant currents (the weights that read the encoded input, every
+    bias and constant addend) are scaled by L/T. A neuron's spike count over T steps is
+    then floor(L * x / lambda + 1/2), the trained L-level staircase, at any T >= L
+    (spike-driven currents need no scaling: their total already grows with the spike
+    counts). Without it (`staircase=T`) the neurons form a T-level staircase the network
+    was not trained on, and a network that leans on its L levels loses accuracy at T > L
+    (spec/ir.md section 5.6);
   * linear ops (dense, conv2d, avg pooling, add, mul, concat, flatten) stay: they act on
     the spikes or currents of each timestep;
   * max pooling: `maxpool=gate` (default) makes it a `gated_maxpool2d`, which passes on,
@@ -18,12 +26,108 @@
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from sncc.errors import SnccError
 from sncc.ir import Module
 from sncc.limits import MAX_T
 from sncc.pass_manager import Option, Pass, PassContext, register_pass
+
+log = logging.getLogger("sncc")
+
+# ops through which a time-invariant input current flows unchanged in kind (linear, or
+# scale-invariant like max pooling) until a weighted layer reads it
+_PASS_THROUGH = ("flatten", "reshape", "transpose", "avgpool2d", "gated_maxpool2d", "maxpool2d", "global_avgpool",
+                 "identity", "dropout")
+
+
+def _set_const(m: Module, op, index: int, value: np.ndarray):
+    old = op.operands[index]
+    if len(m.users(old)) > 1:  # shared constant: give this op its own scaled copy
+        op.operands[index] = m.insert_before(op, "const", (), {"value": value.astype(np.float32)}, old.name, old.type)
+    else:
+        old.owner.attrs["value"] = np.ascontiguousarray(value, dtype=np.float32)
+
+
+def _channel_mean(value: np.ndarray) -> np.ndarray:
+    """[N, C, ...] -> [C]: the mean over the batch and every position of a channel."""
+    v = np.asarray(value, dtype=np.float64)
+    return v.reshape(v.shape[0], v.shape[1], -1).mean(axis=(0, 2)) if v.ndim > 2 else v.mean(axis=0)
+
+
+def _ann_means(m: Module, acts, ctx: PassContext, samples: int) -> dict[int, np.ndarray]:
+    """{id(activation): its per-channel mean output} of the normalized float network (the
+    normalized units of the `if` that replaces it: 1 = one spike per step)."""
+    from sncc.interpreter import interpret
+    from sncc.passes.calibrate import validate_data
+
+    x = validate_data(m, ctx.calibration_data)[:samples]
+    wanted = {id(a) for a in acts}
+    means: dict[int, np.ndarray] = {}
+
+    def observe(op, value):
+        if id(op) in wanted:
+            means[id(op)] = _channel_mean(np.minimum(value, 1.0))  # a neuron fires at most once per step
+    interpret(m, x, observer=observe)
+    return means
+
+
+def _calibrate_v0(m: Module, layers, ctx: PassContext, samples: int, T: int, steps_per_unit: int):
+    """Light calibration of the initial membranes (Li et al., ICML 2021, "A free lunch from
+    ANN"): layer by layer, in order, shift each channel's v0 by the gap between the spike
+    count the ANN's mean activation asks for (mean * steps_per_unit: T, or L when the
+    staircase is kept) and the mean count the SNN produces on the calibration data. A count
+    is about floor(v0 + summed input), so the shift moves the mean count by as much; the
+    quantization error of a short run is biased (activations pile up near 0), which this
+    removes. Only v0 tables change: exact in every backend. Returns the number of layers."""
+    from sncc.interpreter import interpret
+    from sncc.passes.calibrate import validate_data
+
+    x = validate_data(m, ctx.calibration_data)[:samples]
+    for mean, neuron in layers:
+        counts = []
+
+        def observe(op, value, neuron=neuron, counts=counts):
+            if op is neuron:
+                counts.append(_channel_mean(value))
+        interpret(m, x, T=T, observer=observe)
+        got = np.sum(counts, axis=0)
+        theta = np.broadcast_to(np.asarray(neuron.attrs["threshold"], np.float64), got.shape)
+        v0 = np.broadcast_to(np.asarray(neuron.attrs["v0"], np.float64), got.shape)
+        # clamp: a large shift would fire (or silence) a channel on its own; one threshold either side is plenty
+        new = np.clip(v0 + (mean * steps_per_unit - got) * theta, -theta, 2 * theta)
+        neuron.attrs["v0"] = new.astype(np.float32)
+    return len(layers)
+
+
+def _keep_staircase(m: Module, r: float) -> float | None:
+    """Scale every time-invariant current by r = L/T (spec/ir.md section 5.6): the weights of the
+    weighted layers that read an encoded input, every bias and every constant addend. Returns r,
+    or None (module unchanged) if an encoded input reaches anything but a weighted layer."""
+    first = []
+    todo = [op.result for op in m.ops if op.kind == "encode"]
+    while todo:
+        v = todo.pop()
+        for u in m.users(v):
+            if u.kind in ("dense", "conv2d") and u.operands[0] is v:
+                first.append(u)
+            elif u.kind in _PASS_THROUGH or (u.kind == "mul" and m.const_value(u.operands[1]) is not None):
+                todo.append(u.result)
+            else:
+                return None
+    for op in first:
+        _set_const(m, op, 1, m.const_value(op.operands[1]).astype(np.float64) * r)
+    for op in list(m.ops):
+        if op.kind in ("dense", "conv2d") and len(op.operands) > 2:
+            _set_const(m, op, 2, m.const_value(op.operands[2]).astype(np.float64) * r)
+        elif op.kind == "add":
+            for i, v in enumerate(op.operands):
+                c = m.const_value(v)
+                if c is not None:
+                    _set_const(m, op, i, np.asarray(c, np.float64) * r)
+    return r
 
 
 @register_pass
@@ -39,6 +143,11 @@ class ConvertToSNN(Pass):
         "v0": Option(float, 0.5, "initial membrane of ReLU neurons, as a fraction of the threshold",
                      check=lambda v: None if 0 <= v < 1 else "must be in [0, 1)"),
         "maxpool": Option(str, "gate", "spiking max pooling", choices=("gate", "avg")),
+        "v0_calibration": Option(int, 0, "calibration samples for per-channel initial membranes that match the "
+                                 "ANN's mean activations, layer by layer (0: off)",
+                                 check=lambda n: None if n >= 0 else "must be >= 0"),
+        "staircase": Option(str, "trained", "QCFS networks at T > L: keep the trained L-level staircase "
+                            "(trained) or let the neurons form a T-level one (T)", choices=("trained", "T")),
     }
 
     def run(self, m: Module, ctx: PassContext):
@@ -51,6 +160,11 @@ class ConvertToSNN(Pass):
         T = ctx.T if ctx.T is not None and "T" not in self._given else o["T"]
         m.attrs["T"] = int(T)
         counts = {"if": 0, "gated_maxpool2d": 0, "avgpool2d (from maxpool)": 0}
+        acts = [op for op in m.ops if op.kind in ("relu", "clip", "qcfs")]
+        ann_means = _ann_means(m, acts, ctx, o["v0_calibration"]) if o["v0_calibration"] else None
+        neurons = {}
+        levels = {int(op.attrs["levels"]) for op in acts if op.kind == "qcfs"}
+        all_qcfs = bool(acts) and all(op.kind == "qcfs" for op in acts) and len(levels) == 1
         for inp in m.inputs:
             if o["encoding"] == "rate":
                 lo, hi = inp.owner.attrs.get("calib.min"), inp.owner.attrs.get("calib.max")
@@ -72,6 +186,7 @@ class ConvertToSNN(Pass):
                 spikes = m.insert_before(op, "if", [op.operands[0]], {"threshold": theta, "reset": o["reset"], "v0": v0},
                                          op.result.name)
                 m.replace_all_uses(op.result, spikes)
+                neurons[id(op)] = spikes.owner
                 m.erase(op)
                 counts["if"] += 1
             elif op.kind == "maxpool2d":
@@ -88,7 +203,28 @@ class ConvertToSNN(Pass):
                 m.erase(op)
             elif op.kind in ("batchnorm", "matmul"):
                 raise SnccError(f"convert-to-snn: {op.describe()} must be folded first (canonicalize, fold-batchnorm)")
+        stretch = None
+        if levels:
+            L = max(levels)
+            if all_qcfs and T > L and o["staircase"] == "trained":
+                stretch = _keep_staircase(m, L / T)
+                if stretch is not None:
+                    m.attrs["staircase_T"] = int(T)
+            if T < L:
+                log.warning(f"convert-to-snn: this QCFS network was trained with L = {L} levels; at T = {T} < L its "
+                            "neurons can only form a T-level staircase and it loses accuracy (measured in README, "
+                            f"'Low latency'); convert at T >= {L}, or fine-tune with sncc.nn.finetune_qcfs(L={T})")
+            elif T > L and stretch is None:
+                why = ("staircase=T" if o["staircase"] == "T" else
+                       "it mixes QCFS levels or ReLU activations" if not all_qcfs else
+                       "its encoded input reaches an op other than a weighted layer")
+                log.warning(f"convert-to-snn: QCFS network trained with L = {L} run at T = {T} with a {T}-level "
+                            f"staircase ({why}); such networks can lose accuracy at T > L")
         m.infer_types()
+        if ann_means is not None:
+            counts["v0_calibrated"] = _calibrate_v0(m, [(ann_means[id(a)], neurons[id(a)]) for a in acts], ctx,
+                                                    o["v0_calibration"], int(T),
+                                                    int(round(T * stretch)) if stretch else int(T))
         for i, v in enumerate(m.outputs):
             x = v
             if o["readout"] == "count":
@@ -98,7 +234,8 @@ class ConvertToSNN(Pass):
                 theta = float(np.max(scale))
                 x = m.add("if", [v], {"threshold": theta, "reset": o["reset"], "v0": 0.0}, f"{v.name}.spikes")
             m.outputs[i] = m.add("readout", [x], {"mode": o["readout"]}, f"{v.name}.readout")
-        ctx.reports[self.name] = {"T": int(T), **counts}
+        ctx.reports[self.name] = {"T": int(T), **counts,
+                                  **({"staircase": f"L={max(levels)}, currents x{stretch:g}"} if stretch else {})}
 
     def __init__(self, **options):
         super().__init__(**options)

@@ -137,6 +137,15 @@ class SpikingNetwork:
 
         return any(isinstance(v.type.elem, Fixed) for v in self.module.inputs)
 
+    def _check_staircase(self, T: int):
+        built = self.module.attrs.get("staircase_T")
+        if built is not None and int(T) != int(built):
+            import logging
+
+            logging.getLogger("sncc").warning(
+                f"this QCFS network's currents were scaled for T = {built} (spec/ir.md section 5.6); run at T = {T} "
+                f"it does not compute the trained staircase: convert it again with T={T}")
+
     def simulator(self, backend: str = "auto"):
         """The backend that runs this network: "cpu" (the compiled simulator), "reference"
         (the numpy interpreter) or "auto" (cpu when it supports the network)."""
@@ -164,6 +173,7 @@ class SpikingNetwork:
 
         if T is not None:
             check_T(T)
+            self._check_staircase(T)
         sim = self.simulator(backend)
         xb, single = self.module.input_batch(x)
         chunks = range(0, len(xb), batch_size)
@@ -206,6 +216,7 @@ class SpikingNetwork:
             raise SnccError("give at least one number of timesteps")
         check_T(Ts[0], "timesteps")
         check_T(Ts[-1], "timesteps")
+        self._check_staircase(Ts[-1])
         xb, single = self.module.input_batch(x)
         chunks = range(0, len(xb), batch_size)
         if progress:
@@ -280,20 +291,22 @@ def default_T(module: Module) -> int:
 
 
 def conversion_pipeline(T=32, encoding="constant", reset="subtract", readout="membrane", percentile=99.9,
-                        granularity="channel", seed=0, v0=0.5, maxpool="gate", samples=0, calibrated=True) -> str:
+                        granularity="channel", seed=0, v0=0.5, maxpool="gate", samples=0, staircase="trained",
+                        v0_calibration=0, calibrated=True) -> str:
     """The pass pipeline of `convert`; without calibration data (`calibrated=False`) the scales
     come from `assume-scale` (QCFS thresholds, else 1.0 per ReLU layer)."""
     scales = (f"calibrate{{percentile={percentile},granularity={granularity},samples={samples}}}" if calibrated
               else "assume-scale")
     return (f"canonicalize,fold-batchnorm,dce,{scales},normalize,"
             f"convert-to-snn{{T={T},encoding={encoding},reset={reset},readout={readout},seed={seed},v0={v0},"
-            f"maxpool={maxpool}}}")
+            f"maxpool={maxpool},staircase={staircase},v0_calibration={v0_calibration}}}")
 
 
 def convert(model, calibration_data=None, T: int | None = None, *, encoding: str = "constant",
             reset: str = "subtract", readout: str = "membrane", percentile: float = 99.9,
             granularity: str = "channel", seed: int = 0, v0: float = 0.5, maxpool: str = "gate", samples: int = 0,
-            input_shape=None, progress: bool = True) -> SpikingNetwork:
+            staircase: str = "trained", v0_calibration: int = 0, input_shape=None,
+            progress: bool = True) -> SpikingNetwork:
     """Convert a trained ANN into a rate-coded spiking network.
 
     model: a torch.nn.Module, an ONNX path or ModelProto, a `.pt2` torch.export program, or
@@ -314,10 +327,12 @@ def convert(model, calibration_data=None, T: int | None = None, *, encoding: str
     if not calibrated and readout == "count":
         raise SnccError("readout='count' sets the output threshold from the calibrated output range: "
                         "give calibration_data")
+    if not calibrated and v0_calibration:
+        raise SnccError("v0_calibration matches spike counts to the ANN on calibration data: give calibration_data")
     module = import_model(model, calibration_data, input_shape=input_shape)
     T = default_T(module) if T is None else T
     pipeline = conversion_pipeline(T, encoding, reset, readout, percentile, granularity, seed, v0, maxpool, samples,
-                                   calibrated=calibrated)
+                                   staircase, v0_calibration, calibrated=calibrated)
     ctx = PassContext(calibration_data=calibration_data, progress=progress)
     module = PassManager.parse(pipeline).run(module, ctx)
     return SpikingNetwork(module, ctx.reports)
