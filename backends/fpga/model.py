@@ -22,17 +22,16 @@ def project(p: Projection, x: np.ndarray) -> np.ndarray:
     Ho, Wo = p.sink.H, p.sink.W
     out = np.zeros((B, p.sink.C, Ho, Wo), np.int64)
     Og = O // p.groups
-    for o in range(O):
-        g = o // Og
-        acc = np.zeros((B, Ho, Wo), np.int64)
-        for c in range(Cg):
-            for a in range(kh):
-                for b in range(kw):
-                    w = int(p.weights[o, c, a, b])
-                    if w:
-                        acc += w * xp[:, g * Cg + c, a * dh: a * dh + sh * (Ho - 1) + 1: sh,
-                                      b * dw: b * dw + sw * (Wo - 1) + 1: sw]
-        out[:, p.out_offset + o] = acc
+    for gi in range(p.groups):     # one integer matrix product per group and tap (exact in int64)
+        xs = xp[:, gi * Cg:(gi + 1) * Cg]
+        for a in range(kh):
+            for b in range(kw):
+                w = p.weights[gi * Og:(gi + 1) * Og, :, a, b]
+                if not w.any():
+                    continue
+                sl = xs[:, :, a * dh: a * dh + sh * (Ho - 1) + 1: sh, b * dw: b * dw + sw * (Wo - 1) + 1: sw]
+                out[:, p.out_offset + gi * Og: p.out_offset + (gi + 1) * Og] += np.einsum(
+                    "bchw,oc->bohw", sl, w.astype(np.int64))
     return out
 
 
