@@ -84,6 +84,16 @@ def reach(n_in: int, k: int, s: int, pad: int, d: int, n_out: int) -> list[list[
     return out
 
 
+def _reach_lists(per_input, wstep: int, sstep: int):
+    """sncc_synapse's reach tables along one axis: per input index {first entry, count}, and
+    the entries {weight part, sink part} = (tap * wstep, output index * sstep)."""
+    starts, entries = [], []
+    for here in per_input:
+        starts.append((len(entries), len(here)))
+        entries += [(a * wstep, i * sstep) for a, i in here]
+    return starts, entries
+
+
 def _axes(p: Projection):
     """reach() along rows and along columns of projection p."""
     kh, kw = p.kernel
@@ -129,10 +139,9 @@ def projection_tables(p: Projection, prefix: str) -> ProjectionTables:
     if lane_diagonal(p):
         return _diagonal_tables(p, prefix)
     src, sink = p.src, p.sink
-    C, H, W = src.C, src.H, src.W
+    C = src.C
     O, Cg, kh, kw = p.weights.shape
-    (sh, sw), (pt, pl, _, _), (dh, dw) = p.strides, p.pads, p.dilations
-    Ls, Gs, Ho, Wo = sink.lanes, sink.G, sink.H, sink.W
+    Ls, Gs, Wo = sink.lanes, sink.G, sink.W
     Og = O // p.groups
     ranges = []
     for gi in range(p.groups):
@@ -160,15 +169,8 @@ def projection_tables(p: Projection, prefix: str) -> ProjectionTables:
         return _tap_parallel_tables(p, prefix, rom, wlo, nwg, wd, wab, ry, cx)
     sab = clog2(sink.words)
 
-    def lists(per_input, wstep, sstep):
-        starts, entries = [], []
-        for here in per_input:
-            starts.append((len(entries), len(here)))
-            entries += [(a * wstep, i * sstep) for a, i in here]
-        return starts, entries
-
-    rows, rowl = lists(ry, kw * nwg, Wo * Gs)
-    cols, coll = lists(cx, nwg, Gs)
+    rows, rowl = _reach_lists(ry, kw * nwg, Wo * Gs)
+    cols, coll = _reach_lists(cx, nwg, Gs)
     rln, cln = max(1, len(rowl)), max(1, len(coll))
     rlb = clog2(max(rln, cln))
     kb = clog2(max(kh, kw) + 1)
@@ -199,15 +201,8 @@ def _diagonal_tables(p: Projection, prefix: str) -> ProjectionTables:
     wd, wab, sab = G * kh * kw, clog2(G * kh * kw), clog2(sink.words)
     ry, cx = _axes(p)
 
-    def lists(per_input, wstep, sstep):
-        starts, entries = [], []
-        for here in per_input:
-            starts.append((len(entries), len(here)))
-            entries += [(a * wstep, i * sstep) for a, i in here]
-        return starts, entries
-
-    rows, rowl = lists(ry, kw, sink.W * sink.G)
-    cols, coll = lists(cx, 1, sink.G)
+    rows, rowl = _reach_lists(ry, kw, sink.W * sink.G)
+    cols, coll = _reach_lists(cx, 1, sink.G)
     rln, cln = max(1, len(rowl)), max(1, len(coll))
     rlb, kb = clog2(max(rln, cln)), clog2(max(kh, kw) + 1)
     ent = [[(st << kb) | n] for st, n in rows], [[(st << kb) | n] for st, n in cols]
