@@ -107,6 +107,8 @@ def run_model(name: str, args, x, xt, yt, log) -> dict:
             "cycles_bound": perf["cycles_bound"], "clock_hz": rep["target"]["clock_hz"],
             "inferences_per_s": perf["inferences_per_s"],
             "yosys": {k: ys[k] for k in ("luts", "ffs", "bram36", "dsp")} if ys else None,
+            "timing_estimate": {k: ys["timing"][k] for k in ("worst_delay_ns", "max_lut_levels", "met")}
+            | {"worst_path": ys["timing"]["worst_paths"][0] if ys["timing"]["worst_paths"] else None} if ys else None,
             "capacity": rep["capacity"], "compile_s": round(compile_s, 1), "build_and_verify_s": round(total_s, 1),
             "nodes": len(rep["layers"]), "phases_per_step": len(rep["schedule"]["per_timestep"]),
             "cycles_by_phase": perf.get("phases", {})}
@@ -115,14 +117,16 @@ def run_model(name: str, args, x, xt, yt, log) -> dict:
 def table(rows: list[dict]) -> str:
     cap = rows[0]["capacity"]
     o = ["| model | T | lanes | fixed-point accuracy (10,000) | RTL mismatches | cycles/inference mean (min-max) | "
-         "inferences/s at 100 MHz | LUT | FF | BRAM36 | DSP | compile |",
-         "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+         "inferences/s at 100 MHz | LUT | FF | BRAM36 | DSP | worst path (est.) | compile |",
+         "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ys = r["yosys"] or {}
         res = [f"{ys[k]:g} ({100 * ys[k] / cap[k]:.1f}%)" if k in ys else "-" for k in ("luts", "ffs", "bram36", "dsp")]
+        tm = r.get("timing_estimate")
+        path = f"{tm['worst_delay_ns']:.2f} ns, {tm['max_lut_levels']} LUT levels" if tm else "-"
         o.append(f"| {r['model']} | {r['T']} | {r['lanes']} | {100 * r['accuracy_fixed_10000']:.2f}% | {r['mismatches']} of "
                  f"{r['images_simulated']} | {r['cycles_mean']:,.0f} ({r['cycles_min']:,}-{r['cycles_max']:,}) | "
-                 f"{r['inferences_per_s']:,} | " + " | ".join(res) + f" | {r['compile_s']:.1f} s |")
+                 f"{r['inferences_per_s']:,} | " + " | ".join(res) + f" | {path} | {r['compile_s']:.1f} s |")
     for r in rows:
         ph = r.get("cycles_by_phase") or {}
         total = sum(ph.values()) or 1

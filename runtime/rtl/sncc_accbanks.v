@@ -4,8 +4,9 @@
 //   * B bank ports (`par_*`, bank-local addresses), all usable in the same cycle: a
 //     tap-parallel synapse engine (sncc_synapse_tp) sends each tap to its bank;
 //   * one port over the whole memory (`req_*`, address = bank * WPB + local, the node's word
-//     address), with sncc_accmem's timing (old value on rd_data two cycles later): the neuron
-//     unit and the scanners walk the node word by word through it.
+//     address): the neuron unit and the scanners walk the node word by word through it. Its
+//     bank decode is registered (timing), so the old value leaves on rd_data three cycles
+//     after the request, one more than sncc_accmem's two (sncc_neuron's CUR_LAT = 3).
 // Never both in one cycle (the controller runs one phase at a time).
 `default_nettype none
 
@@ -48,12 +49,15 @@ module sncc_accbanks #(
             end
         end
     end
-    reg [BB-1:0] nb1, nb2;
-    reg          n1, n2;
+    reg [BB-1:0]   qb, nb1, nb2;
+    reg [LAB-1:0]  ql;
+    reg [L*AW-1:0] qadd;
+    reg            qv, qclear, n1, n2;
     always @(posedge clk) begin
-        nb1 <= nb; nb2 <= nb1;
-        if (rst) begin n1 <= 1'b0; n2 <= 1'b0; end
-        else begin n1 <= req_valid; n2 <= n1; end
+        qb <= nb; ql <= nl[LAB-1:0]; qadd <= req_add; qclear <= req_clear;
+        nb1 <= qb; nb2 <= nb1;
+        if (rst) begin qv <= 1'b0; n1 <= 1'b0; n2 <= 1'b0; end
+        else begin qv <= req_valid; n1 <= qv; n2 <= n1; end
     end
 
     wire [B-1:0]      bbusy, bvalid;
@@ -61,20 +65,20 @@ module sncc_accbanks #(
     genvar g;
     generate
         for (g = 0; g < B; g = g + 1) begin : bank
-            wire mine = req_valid && (nb == g[BB-1:0]);
+            wire mine = qv && (qb == g[BB-1:0]);
             sncc_accmem #(.D(WPB), .AB(LAB), .L(L), .AW(AW)) acc (
                 .clk(clk), .rst(rst), .clear_start(clear_start), .busy(bbusy[g]),
                 .req_valid(mine || par_valid[g]),
-                .req_addr(mine ? nl[LAB-1:0] : par_addr[g*LAB +: LAB]),
-                .req_add(mine ? req_add : par_add[g*L*AW +: L*AW]),
-                .req_clear(mine && req_clear),
+                .req_addr(mine ? ql : par_addr[g*LAB +: LAB]),
+                .req_add(mine ? qadd : par_add[g*L*AW +: L*AW]),
+                .req_clear(mine && qclear),
                 .rd_valid(bvalid[g]), .rd_data(bdata[g*L*AW +: L*AW]));
         end
     endgenerate
 
     assign rd_valid = n2;
     assign rd_data = bdata[nb2*L*AW +: L*AW];
-    assign busy = |bbusy;
+    assign busy = |bbusy || qv;
     /* verilator lint_off UNUSEDSIGNAL */
     wire unused = ^{bvalid, nl};
     /* verilator lint_on UNUSEDSIGNAL */

@@ -34,13 +34,17 @@ module sncc_accmem #(
     reg            v1, v2, c1, c2;
     reg [AB-1:0]   a1, a2;
     reg [L*AW-1:0] d1, d2, q1, q2;
-    reg            h1v, h2v;              // the writes of the last two cycles
-    reg [AB-1:0]   h1a, h2a;
+    reg            h1v;                   // the writes of the last two cycles (h1, h2)
+    reg            f1, f2;                // stage 3 forwards h1 / h2 (compared a cycle ahead)
+    reg [AB-1:0]   h1a;
     reg [L*AW-1:0] h1d, h2d;
     reg            clearing;
     reg [AB:0]     ccnt;
 
-    wire [L*AW-1:0] old = (h1v && h1a == a2) ? h1d : (h2v && h2a == a2) ? h2d : q2;
+    // which write in flight stage 3 must see: decided in stage 2 from the addresses one cycle
+    // ahead (next cycle h1 = this cycle's stage 3, h2 = this cycle's h1), so the path into the
+    // memory's write port is one mux, one adder, the clear
+    wire [L*AW-1:0] old = f1 ? h1d : f2 ? h2d : q2;
     reg  [L*AW-1:0] sum;
     always @* begin
         for (i = 0; i < L; i = i + 1)
@@ -58,15 +62,16 @@ module sncc_accmem #(
         if (clearing) mem[ccnt[AB-1:0]] <= {(L*AW){1'b0}};
         else if (v2) mem[a2] <= wval;
         h1a <= a2; h1d <= wval;
-        h2a <= h1a; h2d <= h1d;
+        h2d <= h1d;
         if (rst) begin
-            v1 <= 1'b0; v2 <= 1'b0; h1v <= 1'b0; h2v <= 1'b0;
+            v1 <= 1'b0; v2 <= 1'b0; h1v <= 1'b0; f1 <= 1'b0; f2 <= 1'b0;
             clearing <= 1'b0; ccnt <= {(AB+1){1'b0}};
         end else begin
             v1 <= req_valid && !clearing;
             v2 <= v1;
             h1v <= v2 && !clearing;
-            h2v <= h1v && !clearing;
+            f1 <= v2 && !clearing && a2 == a1;
+            f2 <= h1v && !clearing && h1a == a1;
             if (clear_start) begin
                 clearing <= 1'b1;
                 ccnt <= {(AB+1){1'b0}};

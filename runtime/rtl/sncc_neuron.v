@@ -28,6 +28,7 @@ module sncc_neuron #(
     parameter integer SW = 12,        // internal sum bits
     parameter integer RESET_ZERO = 0,
     parameter integer STATIC = 0,
+    parameter integer CUR_LAT = 2,    // cycles from a request to its current: 2, or 3 from sncc_accbanks
     parameter BIAS = "", parameter THETA = "", parameter V0 = ""
 ) (
     input  wire            clk,
@@ -67,76 +68,112 @@ module sncc_neuron #(
     assign req_addr = n[AB-1:0];
     assign req_clear = (STATIC == 0);
 
+    // the word issued at cycle t: membrane and current arrive at t+2 (registered block RAM
+    // reads; t+3 with CUR_LAT = 3), then three register stages keep every path to one adder or comparator (timing:
+    // report.md's estimate): P1 x = current + bias, v = v0 or the membrane; P2 s = v + x;
+    // P3 saturation, threshold compare and reset side by side; the write at t+5.
     reg [GB-1:0] g1, g2;
-    reg [AB-1:0] a1, a2;
-    reg          i1, i2;
+    reg [AB-1:0] a1, a2, a3, a4;
+    reg          i1, i2, i3, i4;
     reg          wv;
     reg [AB-1:0] wa;
     reg [L*VB-1:0] wd;
     wire [L*VB-1:0] vq;
+    // CUR_LAT = 3: the membrane read and the stages wait one more cycle for the current
+    reg [AB-1:0] nq, a2d;
+    reg [GB-1:0] g2d;
+    reg          i2d;
+    wire [AB-1:0] aA = (CUR_LAT == 3) ? a2d : a2;
+    wire [GB-1:0] gA = (CUR_LAT == 3) ? g2d : g2;
+    wire          iA = (CUR_LAT == 3) ? i2d : i2;
     sncc_ram #(.D(NW), .AB(AB), .L(1), .LW(L * VB)) vmem (
-        .clk(clk), .we(wv), .waddr(wa), .wdata(wd), .raddr(active ? n[AB-1:0] : rd_addr), .rdata(vq));
+        .clk(clk), .we(wv), .waddr(wa), .wdata(wd),
+        .raddr(active ? ((CUR_LAT == 3) ? nq : n[AB-1:0]) : rd_addr), .rdata(vq));
     assign rd_data = vq;
 
     always @(posedge clk) begin
-        g1 <= g; g2 <= g1; a1 <= n[AB-1:0]; a2 <= a1;
+        g1 <= g; g2 <= g1; g2d <= g2; nq <= n[AB-1:0];
+        a1 <= n[AB-1:0]; a2 <= a1; a2d <= a2; a3 <= aA; a4 <= a3;
         if (rst) begin
-            active <= 1'b0; n <= {(AB+1){1'b0}}; g <= {GB{1'b0}}; i1 <= 1'b0; i2 <= 1'b0;
+            active <= 1'b0; n <= {(AB+1){1'b0}}; g <= {GB{1'b0}};
+            i1 <= 1'b0; i2 <= 1'b0; i2d <= 1'b0; i3 <= 1'b0; i4 <= 1'b0;
         end else begin
-            i1 <= issue; i2 <= i1;
+            i1 <= issue; i2 <= i1; i2d <= i2; i3 <= iA; i4 <= i3;
             if (start) begin
                 active <= 1'b1; n <= {(AB+1){1'b0}}; g <= {GB{1'b0}};
             end else if (issue) begin
                 n <= n + 1'b1;
                 g <= (g == GL1) ? {GB{1'b0}} : g + 1'b1;
-            end else if (active && !i1 && !i2) active <= 1'b0;
+            end else if (active && !i1 && !i2 && !i2d && !i3 && !i4) active <= 1'b0;
         end
     end
 
-    // ---- the update, two cycles after the issue (current and membrane arrive together)
+    // every operand is sign-extended to SW bits, which hold any sum here without overflow
     integer j;
-    reg signed [SW-1:0] x, v, s, th;
-    reg [L*VB-1:0] vn;
-    reg [L-1:0]    sp;
-    wire [L*BW-1:0]  bw = bias[g2];
-    wire [L*TW-1:0]  tw = theta[g2];
-    wire [L*V0W-1:0] v0w = v0[g2];
+    wire [L*BW-1:0]  bw = bias[gA];
+    wire [L*TW-1:0]  tw = theta[gA];
+    wire [L*V0W-1:0] v0w = v0[gA];
     localparam signed [SW-1:0] VMAX = (1 << (VB - 1)) - 1;
     localparam signed [SW-1:0] VMIN = -(1 << (VB - 1));
-    // every operand is sign-extended to SW bits, which hold any sum here without overflow
+    reg [L*SW-1:0] x3, v3, s4;                // flat lane vectors (not memories)
+    reg [L*TW-1:0] th3, th4;
+    reg        [L-1:0]  thok3, thok4;         // theta <= VMAX: a saturated membrane fires
     /* verilator lint_off WIDTHEXPAND */
+    always @(posedge clk) begin
+        for (j = 0; j < L; j = j + 1) begin
+            // P1
+            x3[j*SW +: SW] <= $signed(cur_data[j*AW +: AW]) + $signed(bw[j*BW +: BW]);
+            if (MODE == 0) v3[j*SW +: SW] <= first ? $signed(v0w[j*V0W +: V0W]) : $signed(vq[j*VB +: VB]);
+            else           v3[j*SW +: SW] <= first ? {SW{1'b0}} : $signed(vq[j*VB +: VB]);
+            th3[j*TW +: TW] <= tw[j*TW +: TW];
+            thok3[j] <= (MODE == 0) && ($signed({1'b0, tw[j*TW +: TW]}) <= VMAX);
+            // P2
+            s4[j*SW +: SW] <= $signed(v3[j*SW +: SW]) + $signed(x3[j*SW +: SW]);
+            th4[j*TW +: TW] <= th3[j*TW +: TW];
+            thok4[j] <= thok3[j];
+        end
+    end
+
+    // P3, as spec/ir.md section 6: s = sat(v + x); spike = s >= theta; s -= theta (or 0) on a
+    // spike. The saturated cases are decided apart: above VMAX the membrane is VMAX and fires
+    // when theta <= VMAX, leaving VMAX - theta (= VMAX ^ theta, no borrow for 0 <= theta <=
+    // VMAX); below VMIN it is VMIN and never fires (theta >= 0).
+    reg signed [SW-1:0] s, d, th;
+    reg hi, lo;
+    reg [L*VB-1:0] vn;
+    reg [L-1:0]    sp;
     always @* begin
         for (j = 0; j < L; j = j + 1) begin
-            x = $signed(cur_data[j*AW +: AW]) + $signed(bw[j*BW +: BW]);
+            s = $signed(s4[j*SW +: SW]);
+            th = $signed({1'b0, th4[j*TW +: TW]});
             if (MODE == 0) begin
-                v = first ? $signed(v0w[j*V0W +: V0W]) : $signed(vq[j*VB +: VB]);
-                s = v + x;
-                if (s > VMAX) s = VMAX;
-                if (s < VMIN) s = VMIN;
-                th = $signed({1'b0, tw[j*TW +: TW]});
-                sp[j] = (s >= th);
-                if (sp[j]) s = (RESET_ZERO != 0) ? {SW{1'b0}} : s - th;
+                hi = s > VMAX;
+                lo = s < VMIN;
+                d = s - th;
+                sp[j] = hi ? thok4[j] : lo ? 1'b0 : (s >= th);
+                if (sp[j] && RESET_ZERO != 0) s = {SW{1'b0}};
+                else if (hi) s = sp[j] ? (VMAX ^ th) : VMAX;
+                else if (lo) s = VMIN;
+                else if (sp[j]) s = d;
             end else begin
-                v = first ? {SW{1'b0}} : $signed(vq[j*VB +: VB]);
-                s = v + x;
+                hi = 1'b0; lo = 1'b0; d = {SW{1'b0}};
                 sp[j] = 1'b0;
-                th = {SW{1'b0}};
             end
             vn[j*VB +: VB] = s[VB-1:0];
         end
     end
     /* verilator lint_on WIDTHEXPAND */
     always @(posedge clk) begin
-        wv <= i2 && !rst;
-        wa <= a2;
+        wv <= i4 && !rst;
+        wa <= a4;
         wd <= vn;
-        spk_we <= i2 && !rst && (MODE == 0);
-        spk_addr <= a2;
+        spk_we <= i4 && !rst && (MODE == 0);
+        spk_addr <= a4;
         spk_word <= sp;
     end
 
     /* verilator lint_off UNUSEDSIGNAL */
-    wire unused = cur_valid;
+    wire unused = ^{cur_valid, a2d, g2d, i2d, nq};   // CUR_LAT = 2 leaves the delay stage unread
     /* verilator lint_on UNUSEDSIGNAL */
     assign busy = active || wv || spk_we;
 endmodule

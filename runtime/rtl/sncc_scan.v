@@ -79,45 +79,58 @@ module sncc_scan #(
     assign rd_addr = issued[NB-1:0];
 
     // coordinate FIFO (written at issue) and data FIFO (written at return); both in order
+    // The data FIFO also keeps each word's nonzero lanes and the same without the lowest
+    // one, computed as the word arrives: the emit logic below then never has a subtraction
+    // or a wide zero test between its registers (timing: report.md's estimate).
     reg [CB+YB+XB:0] cfifo [0:3];    // {hole, c, y, x}
     reg [L*XW-1:0]     dfifo [0:3];
+    reg [L-1:0]        zfifo [0:3];  // nonzero lanes
+    reg [L-1:0]        yfifo [0:3];  // the same without the lowest
     reg [1:0] cw, cr, dw;
     wire hole = ({1'b0, iy} >= HH) || ({1'b0, ix} >= WW);
+    reg [L-1:0] nzin;
+    integer i;
+    always @* begin
+        for (i = 0; i < L; i = i + 1) nzin[i] = (rd_data[i*XW +: XW] != {XW{1'b0}});
+    end
     always @(posedge clk) begin
         if (can_issue) cfifo[cw] <= {hole, ic, iy, ix};
-        if (rd_valid) dfifo[dw] <= rd_data;
+        if (rd_valid) begin
+            dfifo[dw] <= rd_data;
+            zfifo[dw] <= nzin;
+            yfifo[dw] <= nzin & (nzin - 1'b1);
+        end
     end
 
     // ---- emit: the word being handed over as events
     reg [L*XW-1:0] cur;
     reg [L-1:0]    pend;        // lanes still to hand over
+    reg [L-1:0]    nxt;         // pend without its lowest lane (what a take leaves)
+    reg            emp, one;    // pend is empty; nxt is (the word's last event)
     reg [CB-1:0]   cc;
     reg [YB-1:0]   cy;
     reg [XB-1:0]   cx;
-    reg [L-1:0]    nz;
     wire           chole = cfifo[cr][CB+YB+XB];
-    integer i;
-    always @* begin
-        for (i = 0; i < L; i = i + 1) nz[i] = (dfifo[cr][i*XW +: XW] != {XW{1'b0}});
-    end
+    wire [L-1:0]   nz = zfifo[cr];
+    wire [L-1:0]   nzy = yfifo[cr];
     reg [CB-1:0] lsb;
     always @* begin
         lsb = {CB{1'b0}};
         for (i = L - 1; i >= 0; i = i - 1) if (pend[i]) lsb = i[CB-1:0];
     end
-    wire [L-1:0] pend_next = words ? {L{1'b0}} : pend & (pend - 1'b1);
+    wire [L-1:0] nxt2 = nxt & (nxt - 1'b1);
     wire take = ev_valid && ev_ready;
-    wire pop = (count != 3'd0) && (pend == {L{1'b0}} || (take && pend_next == {L{1'b0}}));
+    wire pop = (count != 3'd0) && (emp || (take && one));
 
     always @(posedge clk) begin
         if (rst) begin
             active <= 1'b0; issued <= {(NB+1){1'b0}}; inflight <= 3'd0; count <= 3'd0;
-            cw <= 2'd0; cr <= 2'd0; dw <= 2'd0; pend <= {L{1'b0}};
+            cw <= 2'd0; cr <= 2'd0; dw <= 2'd0; pend <= {L{1'b0}}; emp <= 1'b1;
             ic <= {CB{1'b0}}; iy <= {YB{1'b0}}; ix <= {XB{1'b0}};
             iyy <= {YB{1'b0}}; ixx <= {XB{1'b0}}; irb <= {YB{1'b0}}; icb <= {XB{1'b0}};
         end else if (start) begin
             active <= 1'b1; issued <= {(NB+1){1'b0}}; inflight <= 3'd0; count <= 3'd0;
-            cw <= 2'd0; cr <= 2'd0; dw <= 2'd0; pend <= {L{1'b0}};
+            cw <= 2'd0; cr <= 2'd0; dw <= 2'd0; pend <= {L{1'b0}}; emp <= 1'b1;
             ic <= {CB{1'b0}}; iy <= {YB{1'b0}}; ix <= {XB{1'b0}};
             iyy <= {YB{1'b0}}; ixx <= {XB{1'b0}}; irb <= {YB{1'b0}}; icb <= {XB{1'b0}};
         end else if (active) begin
@@ -153,16 +166,23 @@ module sncc_scan #(
             if (pop) begin
                 cur <= dfifo[cr];
                 pend <= chole ? {L{1'b0}} : nz;
+                nxt <= (chole || words) ? {L{1'b0}} : nzy;
+                emp <= chole || (nz == {L{1'b0}});
+                one <= chole || words || (nzy == {L{1'b0}});
                 {cc, cy, cx} <= cfifo[cr][CB+YB+XB-1:0];
                 cr <= cr + 1'b1;
-            end else if (take) pend <= pend_next;
-            if (!more && inflight == 3'd0 && count == 3'd0 && !can_issue && !rd_valid &&
-                (pend == {L{1'b0}} || (take && pend_next == {L{1'b0}})))
+            end else if (take) begin
+                pend <= nxt;
+                nxt <= nxt2;
+                emp <= one;
+                one <= words || (nxt2 == {L{1'b0}});
+            end
+            if (!more && inflight == 3'd0 && count == 3'd0 && !can_issue && !rd_valid && (emp || (take && one)))
                 active <= 1'b0;
         end
     end
 
-    assign ev_valid = active && (pend != {L{1'b0}});
+    assign ev_valid = active && !emp;
     assign ev_c = words ? cc : cc + lsb;
     assign ev_word = cur;
     assign ev_y = cy;
