@@ -153,7 +153,11 @@ module sncc_uart_frontend #(
     reg           b_valid;       // rom output register holds an element for the core
     reg [IW-1:0]  b_q;
     reg           b_count;       // the cycle counter runs
-    reg [47:0]    b_cyc;
+    // the 48-bit cycle count as two 24-bit halves with a registered carry (timing: one short
+    // carry chain per cycle); read only after the run, when the last carry has landed
+    reg [23:0]    b_lo, b_hi;
+    reg           b_wrap, b_started;
+    wire [47:0]   b_cyc = {b_hi, b_lo};
     reg [BNB-1:0] b_done;        // inferences finished
     reg           b_first;       // the next output is an image's first (its class is stored then)
     reg           b_fin;         // the run is over: its answer is to be sent
@@ -239,7 +243,8 @@ module sncc_uart_frontend #(
             u_valid <= 1'b0; u_data <= {IW{1'b0}}; quiet <= {TOB{1'b0}};
             e_code <= 8'd0; e_detail <= 8'd0; e_pend <= 1'b0; core_abort <= 1'b0;
             b_mode <= 1'b0; b_feed <= 1'b0; b_addr <= {BAB{1'b0}}; b_valid <= 1'b0;
-            b_count <= 1'b0; b_cyc <= 48'd0; b_done <= {BNB{1'b0}}; b_first <= 1'b1; b_fin <= 1'b0;
+            b_count <= 1'b0; b_lo <= 24'd0; b_hi <= 24'd0; b_wrap <= 1'b0; b_started <= 1'b0;
+            b_done <= {BNB{1'b0}}; b_first <= 1'b1; b_fin <= 1'b0;
             b_waddr <= {RAB{1'b0}}; b_cimg <= {BNB{1'b0}};
             q_raddr <= {RAB{1'b0}}; q_img <= {BNB{1'b0}}; q_vi <= {NOB{1'b0}};
             t_st <= T_IDLE; t_field <= 64'd0; t_cnt <= 4'd0; t_start <= 1'b0; t_byte <= 8'd0;
@@ -266,9 +271,11 @@ module sncc_uart_frontend #(
                 b_valid <= 1'b1;
                 b_addr  <= b_addr + 1'b1;
                 if (b_addr == BLAST) b_feed <= 1'b0;
-                if (!b_count && b_cyc == 48'd0) b_count <= 1'b1;     // first element: start counting
+                if (!b_started) begin b_count <= 1'b1; b_started <= 1'b1; end   // first element: start counting
             end else if (b_valid && in_ready) b_valid <= 1'b0;
-            if (b_count) b_cyc <= b_cyc + 48'd1;
+            if (b_count) b_lo <= b_lo + 24'd1;
+            b_wrap <= b_count && (&b_lo);
+            if (b_wrap) b_hi <= b_hi + 24'd1;
             if (b_mode && out_valid) begin                 // out_ready is 1 in benchmark mode
                 b_waddr <= b_waddr + 1'b1;
                 b_first <= out_last;
@@ -388,7 +395,8 @@ module sncc_uart_frontend #(
                 R_BENCHW: if (owed == 8'd0 && t_st == T_IDLE && !u_valid) begin   // earlier answers sent
                     r_st <= R_BENCH;
                     b_mode <= 1'b1; b_feed <= 1'b1; b_addr <= {BAB{1'b0}}; b_valid <= 1'b0;
-                    b_count <= 1'b0; b_cyc <= 48'd0; b_done <= {BNB{1'b0}}; b_first <= 1'b1;
+                    b_count <= 1'b0; b_lo <= 24'd0; b_hi <= 24'd0; b_wrap <= 1'b0; b_started <= 1'b0;
+                    b_done <= {BNB{1'b0}}; b_first <= 1'b1;
                     b_fin <= 1'b0; b_waddr <= {RAB{1'b0}}; b_cimg <= {BNB{1'b0}};
                 end
                 R_BENCH: ;                                 // T_BEND returns to R_IDLE
