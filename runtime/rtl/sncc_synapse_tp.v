@@ -16,8 +16,8 @@
 //     weight address = CB[c] + row.w + col.w + k      bank address = SB[c] + row.s + col.s + k
 //
 // when both entries are valid: an event costs NWG cycles, whatever its reach. Each port has
-// its own copy of the weight ROM (one read per port per cycle). The pipeline is sncc_synapse's:
-// addresses, ROM read, ROM output register, addends into the request registers.
+// its own copy of the weight ROM (one read per port per cycle). The pipeline: addresses, ROM
+// read, ROM output register, the product in two halves, their sum into the request registers.
 `default_nettype none
 
 module sncc_synapse_tp #(
@@ -110,12 +110,12 @@ module sncc_synapse_tp #(
         kw = {WAB{1'b0}}; kw[NGB-1:0] = k;
         ks = {SAB{1'b0}}; ks[NGB-1:0] = k;
     end
-    reg            v1, v2, v3;
+    reg            v1, v2, v3, v4;
     reg [XW-1:0]   x1, x2, x3;
     always @(posedge clk) begin
         x1 <= val; x2 <= x1; x3 <= x2;
-        if (rst) begin v1 <= 1'b0; v2 <= 1'b0; v3 <= 1'b0; end
-        else begin v1 <= active; v2 <= v1; v3 <= v2; end
+        if (rst) begin v1 <= 1'b0; v2 <= 1'b0; v3 <= 1'b0; v4 <= 1'b0; end
+        else begin v1 <= active; v2 <= v1; v3 <= v2; v4 <= v3; end
     end
 
     // ---- one port per bank: addresses, weight ROM copy, addends
@@ -142,40 +142,54 @@ module sncc_synapse_tp #(
                     sa2 <= sa1; sa3 <= sa2;
                     o1 <= on; o2 <= o1; o3 <= o2;
                 end
-                // w * value fits the sink's AW bits exactly (quantize's worst case, spec/ir.md 6)
+                // w * value fits the sink's AW bits exactly (quantize's worst case, spec/ir.md 6),
+                // in two registered halves added in the next stage (timing: a shift-add of XW
+                // terms would chain XW - 1 adders): pa + pb = w * value
+                localparam integer XH = XW / 2;
                 integer j, m;
-                reg [L*AW-1:0] add;
+                reg [L*AW-1:0] pa, pb, pa4, pb4, add;
                 reg signed [WW-1:0] wl;
                 /* verilator lint_off UNUSEDSIGNAL */
-                reg signed [PW-1:0] prod;
+                reg signed [PW-1:0] prod, prodb;
                 /* verilator lint_on UNUSEDSIGNAL */
                 always @* begin
                     for (j = 0; j < L; j = j + 1) begin
                         wl = wq3[j*WW +: WW];
+                        prodb = {PW{1'b0}};
                         if (SPIKE != 0) prod = {{(PW-WW){wl[WW-1]}}, wl};
                         else if (LUTMUL != 0) begin     // two's complement value: the top bit weighs -2^(XW-1)
                             prod = {PW{1'b0}};
                             for (m = 0; m < XW; m = m + 1)
                                 if (x3[m]) begin
-                                    if (m == XW - 1) prod = prod - ({{(PW-WW){wl[WW-1]}}, wl} << m);
+                                    if (m == XW - 1) prodb = prodb - ({{(PW-WW){wl[WW-1]}}, wl} << m);
+                                    else if (m >= XH) prodb = prodb + ({{(PW-WW){wl[WW-1]}}, wl} << m);
                                     else prod = prod + ({{(PW-WW){wl[WW-1]}}, wl} << m);
                                 end
                         end
                         else prod = {{(PW-WW){wl[WW-1]}}, wl} * {{(PW-XW){x3[XW-1]}}, x3};
-                        add[j*AW +: AW] = prod[AW-1:0];
+                        pa[j*AW +: AW] = prod[AW-1:0];
+                        pb[j*AW +: AW] = prodb[AW-1:0];
                     end
                 end
+                reg            o4;
+                reg [SAB-1:0]  sa4;
                 always @(posedge clk) begin
-                    req_addr[P*SAB +: SAB] <= sa3;
+                    pa4 <= pa; pb4 <= pb; sa4 <= sa3; o4 <= o3;
+                end
+                always @* begin
+                    for (j = 0; j < L; j = j + 1) add[j*AW +: AW] = pa4[j*AW +: AW] + pb4[j*AW +: AW];
+                end
+                always @(posedge clk) begin
+                    req_addr[P*SAB +: SAB] <= sa4;
                     req_add[P*L*AW +: L*AW] <= add;
                     if (rst) req_valid[P] <= 1'b0;
-                    else req_valid[P] <= v3 && o3;
+                    else req_valid[P] <= v4 && o4;
                 end
             end
         end
     endgenerate
 
-    assign busy = active || v1 || v2 || v3 || (req_valid != {B{1'b0}});
+    assign busy = active || v1 || v2 || v3 || v4 || (req_valid != {B{1'b0}});
 endmodule
 
 `default_nettype wire
