@@ -71,6 +71,43 @@ def _common(p: argparse.ArgumentParser):
     p.add_argument("--debug", action="store_true", help="show the Python traceback of errors")
 
 
+def _conversion_options(p: argparse.ArgumentParser):
+    """The options of the ANN -> SNN conversion beyond -T and --calib (sncc.convert's keywords)."""
+    p.add_argument("--staircase", metavar="{trained,T}", default=None,
+                   help="QCFS networks run at T above their trained L: 'trained' (default) keeps the trained "
+                   "L-level staircase (spec/ir.md 5.6), 'T' lets the neurons form a T-level one")
+    p.add_argument("--v0-calibration", metavar="N", default=None,
+                   help="calibrate per-channel initial membranes on the first N --calib inputs so that each "
+                   "channel's mean spike count matches the ANN (0: off, the default; it helps QCFS networks "
+                   "at T below their L)")
+
+
+def _conversion_kw(args) -> dict:
+    """--staircase and --v0-calibration, checked, as convert-to-snn options ({} when not given)."""
+    kw = {}
+    if args.staircase is not None:
+        if args.staircase not in ("trained", "T"):
+            raise SnccError(f"--staircase must be 'trained' or 'T', got '{args.staircase}'")
+        kw["staircase"] = args.staircase
+    if args.v0_calibration is not None:
+        n = args.v0_calibration
+        if not (n.isdigit() and n.isascii()):
+            raise SnccError(f"--v0-calibration must be a whole number of calibration inputs >= 0, got '{n}'")
+        kw["v0_calibration"] = int(n)
+        if int(n) and not args.calib:
+            raise SnccError("--v0-calibration matches spike counts to the ANN on calibration data: give --calib")
+    return kw
+
+
+def _check_converts(kw: dict, converts: bool) -> None:
+    """--staircase / --v0-calibration given to a command that does not convert is an error, not ignored."""
+    if kw and not converts:
+        given = " and ".join(f"--{k.replace('_', '-')}" for k in kw)
+        raise SnccError(f"{given} set{'s' if len(kw) == 1 else ''} the conversion to a spiking network, which this "
+                        "command does not run (an ANN model with --calib or a spiking target converts; with "
+                        "--pipeline give them to convert-to-snn)")
+
+
 def _compile_parser() -> argparse.ArgumentParser:
     from sncc.driver import DEFAULT_PIPELINE, TARGETS
 
@@ -92,6 +129,7 @@ def _compile_parser() -> argparse.ArgumentParser:
                    "its learned thresholds), with a warning")
     p.add_argument("--weight-bits", type=int, metavar="B",
                    help="quantize to fixed point with B-bit weights (targets cpu and artix7; artix7 default 8)")
+    _conversion_options(p)
     fpga = p.add_argument_group("artix7 target")
     fpga.add_argument("--board", default=None,
                       help="arty-a7-35, arty-a7-100 (default), basys3, nexys-a7-100: board top, UART, XDC")
@@ -146,6 +184,7 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib", metavar="FILE.npy", help="calibration inputs: convert an .onnx model first")
     p.add_argument("--fixed", action="store_true", help="quantize (8-bit weights) and simulate bit-exact fixed point")
     p.add_argument("--weight-bits", type=int, metavar="B", help="quantize with B-bit weights (implies --fixed)")
+    _conversion_options(p)
     p.add_argument("--backend", choices=("auto", "cpu", "reference"), default="auto",
                    help="cpu = the compiled simulator, reference = the numpy interpreter")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -172,17 +211,19 @@ def _cmd_run(args) -> int:
         from sncc.plots import check_image_path
 
         check_image_path(args.raster, "--raster", probe=True)
+    conversion = _conversion_kw(args)
     x = load_array(args.input, "input")
     labels = load_array(args.labels, "labels") if args.labels else None
     calib = load_array(args.calib, "calibration") if args.calib else None
     module = load_model(args.model)
+    _check_converts(conversion, not module.is_spiking)
     xb, _ = module.input_batch(x, "--input")
     if labels is not None:
         labels = _check_labels(labels, len(xb))
     ctx = PassContext(calibration_data=calib, T=args.T, progress=not args.json)
     if not module.is_spiking:  # convert; without --calib by SC-NeuroCore's rule (assume-scale warns)
         T = args.T or default_T(module)
-        module = PassManager.parse(conversion_pipeline(T=T, calibrated=calib is not None)).run(module, ctx)
+        module = PassManager.parse(conversion_pipeline(T=T, calibrated=calib is not None, **conversion)).run(module, ctx)
     if args.fixed or args.weight_bits is not None:
         from sncc.types import Fixed
 
@@ -285,16 +326,20 @@ def _cmd_compile(args) -> int:
     _check_weight_bits(args.weight_bits)
     if args.target not in ("artix7", "nir"):
         _check_elide(args)
+    conversion = _conversion_kw(args)
     calib = load_array(args.calib, "calibration") if args.calib else None
     module = load_model(args.model)
+    converts = args.pipeline is None and (calib is not None or (args.target in ("cpu", "artix7", "nir")
+                                                                and not module.is_spiking))
+    _check_converts(conversion, converts)
     if args.pipeline is not None:
         pipeline = args.pipeline
-    elif calib is not None or (args.target in ("cpu", "artix7", "nir") and not module.is_spiking):
+    elif converts:
         # the full conversion to a spiking network; without --calib, SC-NeuroCore's rule:
         # QCFS thresholds, else threshold 1.0 per ReLU layer (assume-scale warns)
         from sncc.api import conversion_pipeline, default_T
 
-        pipeline = conversion_pipeline(T=args.T or default_T(module), calibrated=calib is not None)
+        pipeline = conversion_pipeline(T=args.T or default_T(module), calibrated=calib is not None, **conversion)
     else:
         pipeline = DEFAULT_PIPELINE.get(args.target, DEFAULT_PIPELINE["ir"])
     if args.weight_bits is not None:

@@ -142,3 +142,47 @@ def test_run_reports_accuracy_spikes_and_firing_rates(tmp_path, mnist):
     np.save(tmp_path / "bad.npy", np.zeros((3, 5), np.float32))
     r = run("run", snn, "--input", tmp_path / "bad.npy")
     assert r.returncode == 1 and "input of shape [3, 5]" in r.stderr and "Traceback" not in r.stderr
+
+
+QCFS_CNN = ROOT / "examples" / "cnn_qcfs.onnx"
+
+
+@pytest.mark.parametrize("args,message", [
+    ([EXAMPLE, "--staircase", "L"], "--staircase must be 'trained' or 'T', got 'L'"),
+    ([EXAMPLE, "--v0-calibration", "-3"], "--v0-calibration must be a whole number of calibration inputs >= 0, got '-3'"),
+    (["run", EXAMPLE, "--input", "x.npy", "--v0-calibration", "1e3"],
+     "--v0-calibration must be a whole number of calibration inputs >= 0, got '1e3'"),
+    ([EXAMPLE, "--target", "cpu", "--v0-calibration", "100"],
+     "--v0-calibration matches spike counts to the ANN on calibration data: give --calib"),
+    ([EXAMPLE, "--staircase", "T"], "--staircase sets the conversion to a spiking network, which this command does "
+     "not run"),
+    ([EXAMPLE, "--pipeline", "canonicalize", "--staircase", "T", "--v0-calibration", "0"],
+     "--staircase and --v0-calibration set the conversion"),
+])
+def test_conversion_option_errors_are_one_line(args, message):
+    r = run(*args)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.strip().splitlines() == [f"sncc: error: {r.stderr.strip().split('sncc: error: ', 1)[1]}"]
+    assert message in r.stderr
+
+
+def test_conversion_options_reach_the_conversion(tmp_path, mnist):
+    """--staircase and --v0-calibration are sncc.convert's staircase and v0_calibration (QCFS CNN, L = 4)."""
+    (x, _), (xt, yt) = mnist
+    calib, xs = tmp_path / "calib.npy", tmp_path / "x.npy"
+    np.save(calib, x[:50].reshape(-1, 1, 28, 28))
+    np.save(xs, xt[:20].reshape(-1, 1, 28, 28))
+    kept = run(QCFS_CNN, "--calib", calib, "-T", 8, "--elide-weights")
+    assert kept.returncode == 0, kept.stderr
+    assert "staircase_T = 8" in kept.stdout.splitlines()[0]  # the default keeps the trained staircase at T > L
+    t = run(QCFS_CNN, "--calib", calib, "-T", 8, "--staircase", "T", "--elide-weights")
+    assert t.returncode == 0, t.stderr
+    assert "staircase_T" not in t.stdout and "(staircase=T)" in t.stderr
+    assert run(QCFS_CNN, "--calib", calib, "-T", 8, "--staircase", "trained", "--elide-weights").stdout == kept.stdout
+    v0 = run(QCFS_CNN, "--calib", calib, "-T", 2, "--v0-calibration", 50, "--elide-weights")
+    assert v0.returncode == 0, v0.stderr
+    assert "v0 = elided<16 values" in v0.stdout and "v0 = elided<32 values" in v0.stdout  # one v0 per channel
+    off = run(QCFS_CNN, "--calib", calib, "-T", 2, "--v0-calibration", 0, "--elide-weights")
+    assert off.returncode == 0 and "v0 = 0.5}" in off.stdout and "v0 = elided" not in off.stdout
+    r = run("run", QCFS_CNN, "--calib", calib, "--input", xs, "-T", 8, "--staircase", "T", "--json")
+    assert r.returncode == 0 and "(staircase=T)" in r.stderr, r.stderr
