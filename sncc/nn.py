@@ -107,6 +107,18 @@ def train_classifier(model: nn.Module, x, y, epochs: int = 1, lr: float = 1e-3, 
     return model.eval()
 
 
+def random_shift(x: torch.Tensor, shift: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Images x [N, C, H, W], each translated by its own random whole-pixel offset in
+    -shift..shift along each axis (zeros shifted in)."""
+    n, c, h, w = x.shape
+    pad = nn.functional.pad(x, (shift, shift, shift, shift))
+    oy = torch.randint(0, 2 * shift + 1, (n,), generator=generator)
+    ox = torch.randint(0, 2 * shift + 1, (n,), generator=generator)
+    rows = (oy[:, None] + torch.arange(h))[:, None, :, None]
+    cols = (ox[:, None] + torch.arange(w))[:, None, None, :]
+    return pad[torch.arange(n)[:, None, None, None], torch.arange(c)[None, :, None, None], rows, cols]
+
+
 def _relu_percentiles(model: nn.Module, x, percentile: float, batch: int) -> dict[str, float]:
     """{ReLU module name: `percentile` of its outputs on x} (all elements, zeros included, as
     sncc's calibrate pass with granularity=layer). A ReLU module called several times in
@@ -139,7 +151,7 @@ def _relu_percentiles(model: nn.Module, x, percentile: float, batch: int) -> dic
 
 def finetune_qcfs(model: nn.Module, x, y, L: int | tuple = 4, epochs: int = 2, *, lr: float = 5e-4,
                   batch: int = 128, seed: int = 0, percentile: float = 99.9, calibration: int = 1000,
-                  progress: bool = True, inplace: bool = False) -> nn.Module:
+                  shift: int = 0, progress: bool = True, inplace: bool = False) -> nn.Module:
     """Turn a trained ReLU network into a QCFS network and fine-tune it: a network that
     converts to spiking neurons at low latency (T close to L) near the ANN's accuracy.
 
@@ -154,6 +166,10 @@ def finetune_qcfs(model: nn.Module, x, y, L: int | tuple = 4, epochs: int = 2, *
     each batch draws one of them (seeded) for every activation, so the network does not
     lean on one staircase; the returned activations have `levels = L` (the first), which
     is what the ONNX export and sncc's conversion see.
+
+    shift: data augmentation for image inputs [N, C, H, W]: every training image is
+    translated by a random (seeded) whole-pixel offset in -shift..shift along each axis,
+    zeros shifted in (0: none, the default).
 
     Returns a copy (the input model is not modified unless `inplace`), in eval mode.
 
@@ -174,11 +190,15 @@ def finetune_qcfs(model: nn.Module, x, y, L: int | tuple = 4, epochs: int = 2, *
         raise ValueError(f"finetune_qcfs: L must be levels >= 1, got {L}")
     if epochs < 0:
         raise ValueError(f"finetune_qcfs: epochs must be >= 0, got {epochs}")
+    if int(shift) != shift or shift < 0:
+        raise ValueError(f"finetune_qcfs: shift must be an integer >= 0, got {shift}")
     xt = x if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x, dtype=np.float32))
     yt = y if isinstance(y, torch.Tensor) else torch.from_numpy(np.asarray(y, dtype=np.int64))
     xt, yt = xt.float(), yt.long()
     if len(xt) != len(yt) or len(xt) == 0:
         raise ValueError(f"finetune_qcfs: x and y must be non-empty and of equal length, got {len(xt)} and {len(yt)}")
+    if shift and xt.dim() != 4:
+        raise ValueError(f"finetune_qcfs: shift needs images [N, C, H, W], got x of shape {tuple(xt.shape)}")
     if not inplace:
         model = copy.deepcopy(model)
     lams = _relu_percentiles(model, xt[:calibration], percentile, batch=max(batch, 500))
@@ -188,6 +208,7 @@ def finetune_qcfs(model: nn.Module, x, y, L: int | tuple = 4, epochs: int = 2, *
     acts = [m for m in model.modules() if isinstance(m, QCFSActivation)]
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
+    shift_gen = torch.Generator().manual_seed(seed + 1) if shift else None  # its own stream: shift=0 trains as before
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     per_epoch = max(1, len(xt) // batch)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs * per_epoch))
@@ -206,8 +227,9 @@ def finetune_qcfs(model: nn.Module, x, y, L: int | tuple = 4, epochs: int = 2, *
                 lv = int(levels[rng.integers(len(levels))]) if len(levels) > 1 else None
                 for a in acts:
                     a.train_levels = lv
+                xb = xt[idx] if not shift else random_shift(xt[idx], int(shift), shift_gen)
                 opt.zero_grad()
-                loss = nn.functional.cross_entropy(model(xt[idx]), yt[idx])
+                loss = nn.functional.cross_entropy(model(xb), yt[idx])
                 loss.backward()
                 opt.step()
                 sched.step()

@@ -48,6 +48,26 @@ def test_finetune_qcfs_reaches_the_relu_accuracy_and_refuses_bad_input(digits):
         sncc.nn.finetune_qcfs(nn.Sequential(nn.Linear(784, 10)), x, y, progress=False)
     with pytest.raises(ValueError, match="levels >= 1"):
         sncc.nn.finetune_qcfs(relu, x, y, L=0, progress=False)
+    with pytest.raises(ValueError, match=r"shift needs images \[N, C, H, W\]"):
+        sncc.nn.finetune_qcfs(relu, x, y, shift=2, progress=False)
+    with pytest.raises(ValueError, match="shift must be an integer >= 0"):
+        sncc.nn.finetune_qcfs(relu, x, y, shift=-1, progress=False)
+
+
+def test_random_shift_translates_each_image_by_at_most_shift_pixels():
+    """finetune_qcfs(shift=s)'s augmentation: every image moves by its own (dy, dx) in -s..s, zeros shifted in."""
+    from sncc.nn import random_shift
+
+    x = torch.rand(64, 2, 9, 9) + 1  # no zeros: the shifted-in border is the only zeros
+    out = random_shift(x, 2, torch.Generator().manual_seed(0))
+    seen = set()
+    for img, src in zip(out, x):
+        pad = torch.nn.functional.pad(src, (2, 2, 2, 2))
+        match = [(dy, dx) for dy in range(5) for dx in range(5) if torch.equal(pad[:, dy:dy + 9, dx:dx + 9], img)]
+        assert len(match) == 1
+        seen.add(match[0])
+    assert len(seen) > 10  # offsets vary from image to image
+    assert torch.equal(random_shift(x, 2, torch.Generator().manual_seed(0)), out)  # seeded
 
 
 @pytest.fixture(scope="module")
