@@ -223,7 +223,8 @@ def _cmd_run(args) -> int:
     ctx = PassContext(calibration_data=calib, T=args.T, progress=not args.json)
     if not module.is_spiking:  # convert; without --calib by SC-NeuroCore's rule (assume-scale warns)
         T = args.T or default_T(module)
-        module = PassManager.parse(conversion_pipeline(T=T, calibrated=calib is not None, **conversion)).run(module, ctx)
+        pipeline = conversion_pipeline(T=T, calibrated=calib is not None, **conversion)
+        module = PassManager.parse(pipeline).run(module, ctx)
     if args.fixed or args.weight_bits is not None:
         from sncc.types import Fixed
 

@@ -149,7 +149,8 @@ QCFS_CNN = ROOT / "examples" / "cnn_qcfs.onnx"
 
 @pytest.mark.parametrize("args,message", [
     ([EXAMPLE, "--staircase", "L"], "--staircase must be 'trained' or 'T', got 'L'"),
-    ([EXAMPLE, "--v0-calibration", "-3"], "--v0-calibration must be a whole number of calibration inputs >= 0, got '-3'"),
+    ([EXAMPLE, "--v0-calibration", "-3"],
+     "--v0-calibration must be a whole number of calibration inputs >= 0, got '-3'"),
     (["run", EXAMPLE, "--input", "x.npy", "--v0-calibration", "1e3"],
      "--v0-calibration must be a whole number of calibration inputs >= 0, got '1e3'"),
     ([EXAMPLE, "--target", "cpu", "--v0-calibration", "100"],
