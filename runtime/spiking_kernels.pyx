@@ -51,36 +51,36 @@ cdef extern from "spiking_simd.h" nogil:
                          uint8_t* out)
     void snn_conv_u8_f32(const uint8_t* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
                          int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
-                         const int32_t* ct, const float* bias, float* out, int32_t* idx, float* val, float* acc)
+                         const int32_t* ct, const float* bias, float* out, int32_t* idx, float* val, float* acc, int flags)
     void snn_conv_f32_f32(const float* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
                           int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
-                          const int32_t* ct, const float* bias, float* out, int32_t* idx, float* val, float* acc)
+                          const int32_t* ct, const float* bias, float* out, int32_t* idx, float* val, float* acc, int flags)
     void snn_conv_u8_f32i(const uint8_t* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
                           int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
-                          const int32_t* ct, const float* bias, int32_t* out, int32_t* idx, float* val, float* acc)
+                          const int32_t* ct, const float* bias, int32_t* out, int32_t* idx, float* val, float* acc, int flags)
     void snn_conv_i32_f32i(const int32_t* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G,
                            int64_t kh, int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
-                           const int32_t* ct, const float* bias, int32_t* out, int32_t* idx, float* val, float* acc)
+                           const int32_t* ct, const float* bias, int32_t* out, int32_t* idx, float* val, float* acc, int flags)
     void snn_conv_u8_i32(const uint8_t* x, int64_t C, int64_t H, int64_t W, const int32_t* wt, int64_t G, int64_t kh,
                          int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
                          const int32_t* ct, const int32_t* bias, int32_t* out, int32_t* idx, int32_t* val,
-                         int32_t* acc)
+                         int32_t* acc, int flags)
     void snn_conv_i32_i32(const int32_t* x, int64_t C, int64_t H, int64_t W, const int32_t* wt, int64_t G,
                           int64_t kh, int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
                           const int32_t* ct, const int32_t* bias, int32_t* out, int32_t* idx, int32_t* val,
-                          int32_t* acc)
+                          int32_t* acc, int flags)
     void snn_poolsum_u8_u8(const uint8_t* x, int64_t C, int64_t H, int64_t W, uint8_t* out, int64_t Ho, int64_t Wo,
-                           int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
+                           int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cl)
     void snn_poolsum_u8_i32(const uint8_t* x, int64_t C, int64_t H, int64_t W, int32_t* out, int64_t Ho, int64_t Wo,
-                            int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
+                            int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cl)
     void snn_poolsum_u8_i64(const uint8_t* x, int64_t C, int64_t H, int64_t W, int64_t* out, int64_t Ho, int64_t Wo,
-                            int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
+                            int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cl)
     void snn_poolsum_i32_i32(const int32_t* x, int64_t C, int64_t H, int64_t W, int32_t* out, int64_t Ho, int64_t Wo,
-                             int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
+                             int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cl)
     void snn_poolsum_i32_i64(const int32_t* x, int64_t C, int64_t H, int64_t W, int64_t* out, int64_t Ho, int64_t Wo,
-                             int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
+                             int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cl)
     void snn_poolsum_i64_i64(const int64_t* x, int64_t C, int64_t H, int64_t W, int64_t* out, int64_t Ho, int64_t Wo,
-                             int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
+                             int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cl)
 
     void snn_dense_u8_i32(const uint8_t* x, int64_t M, int64_t K, const int32_t* wt, int64_t N, int64_t ldw,
                           const int32_t* bias, int32_t* out, int32_t* idx)
@@ -112,12 +112,15 @@ cdef extern from "spiking_simd.h" nogil:
     int64_t snn_quant_f64_i32(const double* x, int64_t n, double scale, int64_t lo, int64_t hi, int32_t* out)
     int64_t snn_quant_f64_i64(const double* x, int64_t n, double scale, int64_t lo, int64_t hi, int64_t* out)
 
+    enum:
+        SNN_CONV_IN_CL
+        SNN_CONV_OUT_CL
     int snn_isa()
     int snn_set_isa(int level)
     void snn_avgpool_u8(const uint8_t* x, int64_t C, int64_t H, int64_t W, float* out, int64_t Ho, int64_t Wo,
-                        int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cip)
+                        int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cip, int cl)
     void snn_avgpool_f32(const float* x, int64_t C, int64_t H, int64_t W, float* out, int64_t Ho, int64_t Wo,
-                         int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cip)
+                         int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cip, int cl)
     void snn_maxpool_u8(const uint8_t* x, int64_t C, int64_t H, int64_t W, uint8_t* out, int64_t Ho, int64_t Wo,
                         int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh, int64_t dw)
     void snn_maxpool_f32(const float* x, int64_t C, int64_t H, int64_t W, float* out, int64_t Ho, int64_t Wo,
@@ -280,8 +283,10 @@ def _conv_taps(Py_ssize_t n_in, Py_ssize_t n_out, int k, int stride, int pad, in
 
 
 def conv2d(const cx_t[:, :, :, ::1] x, const ca_t[:, :, :, :, ::1] wt, const ca_t[::1] bias,
-           co_t[:, :, :, ::1] out, int sh, int sw, int pt, int pl, int dh, int dw, int threads=0):
-    """ONNX Conv on rows [M, C, H, W] -> [M, O, Ho, Wo]. wt is [G, kh, kw, C/G, Ogp]:
+           co_t[:, :, :, ::1] out, int sh, int sw, int pt, int pl, int dh, int dw, int threads=0,
+           bint in_channels_last=False, bint out_channels_last=False):
+    """ONNX Conv on rows [M, C, H, W] -> [M, O, Ho, Wo]; in_channels_last: x is [M, H, W, C],
+    out_channels_last: out is [M, Ho, Wo, O]. wt is [G, kh, kw, C/G, Ogp]:
     wt[g, p, q, c, o'] = weight[g*Og + o', c, p, q] (Og = O/G), zero-padded to Ogp, a
     multiple of 16 (see conv_weight_layout), of the sum type: float32, or int32 for exact
     fixed point (the caller guarantees every partial sum fits in int32). Fixed point may
@@ -295,6 +300,11 @@ def conv2d(const cx_t[:, :, :, ::1] x, const ca_t[:, :, :, :, ::1] wt, const ca_
     cdef Py_ssize_t M = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t G = wt.shape[0], kh = wt.shape[1], kw = wt.shape[2], Cg = wt.shape[3], Ogp = wt.shape[4]
     cdef Py_ssize_t O = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
+    cdef int flags = (SNN_CONV_IN_CL if in_channels_last else 0) | (SNN_CONV_OUT_CL if out_channels_last else 0)
+    if in_channels_last:
+        H, W, C = x.shape[1], x.shape[2], x.shape[3]
+    if out_channels_last:
+        Ho, Wo, O = out.shape[1], out.shape[2], out.shape[3]
     if (cx_t is float and (ca_t is int32_t or co_t is int32_t)) or (ca_t is int32_t and co_t is float):
         raise ValueError("spiking_kernels: conv2d: float inputs need float weights and outputs, int32 weights "
                          "int32 outputs")
@@ -308,7 +318,8 @@ def conv2d(const cx_t[:, :, :, ::1] x, const ca_t[:, :, :, :, ::1] wt, const ca_
         return
     _check(<double>kh * kw * Cg * Ogp < 2147483647.0, "conv2d: weight too large for 32-bit offsets")
     if C == 0 or H == 0 or W == 0:  # no inputs: every output is the bias
-        np.asarray(out)[...] = np.asarray(bias).reshape(-1, 1, 1) if bias.shape[0] == O else 0
+        bshape = [-1] if out_channels_last else [-1, 1, 1]
+        np.asarray(out)[...] = np.asarray(bias).reshape(bshape) if bias.shape[0] == O else 0
         return
     cdef const ca_t* bp = &bias[0] if bias.shape[0] == O else NULL
     cdef int32_t[:, ::1] rt = _conv_taps(H, Ho, kh, sh, pt, dh)
@@ -328,29 +339,29 @@ def conv2d(const cx_t[:, :, :, ::1] x, const ca_t[:, :, :, :, ::1] wt, const ca_
                 if cx_t is uint8_t:
                     snn_conv_u8_f32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
                                     &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                    &acc[tid, 0])
+                                    &acc[tid, 0], flags)
                 elif cx_t is float:
                     snn_conv_f32_f32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
                                      &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                     &acc[tid, 0])
+                                     &acc[tid, 0], flags)
             elif ca_t is float and co_t is int32_t:
                 if cx_t is uint8_t:
                     snn_conv_u8_f32i(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
                                      &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                     &acc[tid, 0])
+                                     &acc[tid, 0], flags)
                 elif cx_t is int32_t:
                     snn_conv_i32_f32i(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
                                       &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                      &acc[tid, 0])
+                                      &acc[tid, 0], flags)
             elif ca_t is int32_t and co_t is int32_t:
                 if cx_t is uint8_t:
                     snn_conv_u8_i32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
                                     &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                    &acc[tid, 0])
+                                    &acc[tid, 0], flags)
                 elif cx_t is int32_t:
                     snn_conv_i32_i32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
                                      &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                     &acc[tid, 0])
+                                     &acc[tid, 0], flags)
 
 
 def dense_weight_layout(weight):
@@ -378,12 +389,15 @@ def conv_weight_layout(weight, int groups, dtype=np.float32):
 # ----------------------------------------------------------------------------- pooling
 
 def avgpool2d(const in_t[:, :, :, ::1] x, float[:, :, :, ::1] out, int kh, int kw, int sh, int sw,
-              int pt, int pl, bint count_include_pad, int threads=0):
+              int pt, int pl, bint count_include_pad, int threads=0, bint channels_last=False):
     """y = (sum of the window's elements inside the input) / N, N = kh*kw if
-    count_include_pad else the number of those elements (spec/ir.md avgpool2d)."""
+    count_include_pad else the number of those elements (spec/ir.md avgpool2d).
+    Rows [M, C, H, W] -> [M, C, Ho, Wo], or channels_last: [M, H, W, C] -> [M, Ho, Wo, C]."""
     cdef Py_ssize_t M = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t Ho = out.shape[2], Wo = out.shape[3]
-    _check(out.shape[0] == M and out.shape[1] == C, "avgpool2d: output shape")
+    if channels_last:
+        H, W, C, Ho, Wo = x.shape[1], x.shape[2], x.shape[3], out.shape[1], out.shape[2]
+    _check(out.shape[0] == M and out.shape[3 if channels_last else 1] == C, "avgpool2d: output shape")
     _check(kh >= 1 and kw >= 1 and sh >= 1 and sw >= 1 and pt >= 0 and pl >= 0, "avgpool2d: attributes")
     if M == 0 or C == 0 or Ho == 0 or Wo == 0 or H == 0 or W == 0:
         return
@@ -393,10 +407,10 @@ def avgpool2d(const in_t[:, :, :, ::1] x, float[:, :, :, ::1] out, int kh, int k
         for m in prange(M, schedule="static", num_threads=nt):
             if in_t is uint8_t:
                 snn_avgpool_u8(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
-                               count_include_pad)
+                               count_include_pad, channels_last)
             else:
                 snn_avgpool_f32(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
-                                count_include_pad)
+                                count_include_pad, channels_last)
 
 
 def maxpool2d(const in_t[:, :, :, ::1] x, in_t[:, :, :, ::1] out, int kh, int kw, int sh, int sw,
@@ -440,14 +454,17 @@ def global_avgpool(const in_t[:, :, ::1] x, float[:, ::1] out, int threads=0):
 
 
 def pool_sum(const px_t[:, :, :, ::1] x, po_t[:, :, :, ::1] out, int kh, int kw, int sh, int sw, int pt, int pl,
-             int threads=0):
-    """Window sums [M, C, H, W] -> [M, C, Ho, Wo] (padding adds 0): the fixed-point
-    avgpool2d / global_avgpool (power-of-two windows: the sum is the result, spec/ir.md
-    section 6) and the spike counts the float mode feeds to a conv. The caller picks an
-    output type that holds the worst case (uint8 only for uint8 inputs)."""
+             int threads=0, bint channels_last=False):
+    """Window sums [M, C, H, W] -> [M, C, Ho, Wo] (padding adds 0), or channels_last
+    [M, H, W, C] -> [M, Ho, Wo, C]: the fixed-point avgpool2d / global_avgpool
+    (power-of-two windows: the sum is the result, spec/ir.md section 6) and the spike
+    counts the float mode feeds to a conv. The caller picks an output type that holds
+    the worst case (uint8 only for uint8 inputs)."""
     cdef Py_ssize_t M = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t Ho = out.shape[2], Wo = out.shape[3]
-    _check(out.shape[0] == M and out.shape[1] == C, "pool_sum: output shape")
+    if channels_last:
+        H, W, C, Ho, Wo = x.shape[1], x.shape[2], x.shape[3], out.shape[1], out.shape[2]
+    _check(out.shape[0] == M and out.shape[3 if channels_last else 1] == C, "pool_sum: output shape")
     _check(kh >= 1 and kw >= 1 and sh >= 1 and sw >= 1 and pt >= 0 and pl >= 0, "pool_sum: attributes")
     _check(sizeof(po_t) >= sizeof(px_t) and (po_t is not uint8_t or <double>kh * kw <= 255),
            "pool_sum: output type narrower than the sums")
@@ -462,19 +479,25 @@ def pool_sum(const px_t[:, :, :, ::1] x, po_t[:, :, :, ::1] out, int kh, int kw,
         for m in prange(M, schedule="static", num_threads=nt):
             if px_t is uint8_t:
                 if po_t is uint8_t:
-                    snn_poolsum_u8_u8(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+                    snn_poolsum_u8_u8(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
+                                       channels_last)
                 elif po_t is int32_t:
-                    snn_poolsum_u8_i32(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+                    snn_poolsum_u8_i32(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
+                                       channels_last)
                 else:
-                    snn_poolsum_u8_i64(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+                    snn_poolsum_u8_i64(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
+                                       channels_last)
             elif px_t is int32_t:
                 if po_t is int32_t:
-                    snn_poolsum_i32_i32(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+                    snn_poolsum_i32_i32(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
+                                       channels_last)
                 elif po_t is int64_t:
-                    snn_poolsum_i32_i64(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+                    snn_poolsum_i32_i64(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
+                                       channels_last)
             else:
                 if po_t is int64_t:
-                    snn_poolsum_i64_i64(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+                    snn_poolsum_i64_i64(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
+                                       channels_last)
 
 
 # ----------------------------------------------------------------------------- add / mul

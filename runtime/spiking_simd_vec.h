@@ -312,8 +312,11 @@ SNN_TGT static void SNN_FN(snn_gemm)(const float *x, int64_t M, int64_t K, const
  *      (FMAs cost what additions do; 0 * w adds nothing, exactly) and it measured as fast
  *      as an exact-count loop on the benchmark CNN's pooled counts. acc is channels last,
  *      [Ho*Wo, G*Ogp]: a row's whole working set (acc and the weights) stays in L1/L2;
- *   3. acc is transposed to out [O, Ho, Wo], + bias (after the sum, like the reference),
- *      converted to OT.
+ *   3. acc goes to out, + bias (after the sum, like the reference), converted to OT:
+ *      transposed to [O, Ho, Wo], or (SNN_CONV_OUT_CL in flags) copied channels last
+ *      [Ho, Wo, O], the layout the next if/pooling/conv keep (no transposes between them).
+ * x is [C, H, W], or [H, W, C] with SNN_CONV_IN_CL: a pixel's channels are then one
+ * contiguous run (the listing reads 16-64 adjacent bytes instead of C strided ones).
  * wt is [G, kh, kw, Cg, Ogp] of AT, Ogp = Og rounded up to 16 (zero padding).
  * Fixed point runs either instance: AT int32, or AT float with OT int32 when the caller
  * knows every partial sum is an integer below 2^24 in magnitude (then f32 is exact in any
@@ -339,16 +342,17 @@ SNN_TGT static void SNN_FN(snn_gemm)(const float *x, int64_t M, int64_t K, const
 
 #define SNN_CONV_BODY(XT)                                                                            \
     const int64_t HW = H * W, Cg = C / G, O = G * Og, L = G * Ogp;                                   \
+    const int64_t cs = (flags & SNN_CONV_IN_CL) ? 1 : HW, ps = (flags & SNN_CONV_IN_CL) ? C : 1;     \
     memset(acc, 0, (size_t)(Ho * Wo * L) * sizeof(AT));                                              \
     for (int64_t h = 0; h < H; h++) {                                                                \
         const int32_t *rth = rt + h * kh;                                                            \
         for (int64_t w_ = 0; w_ < W; w_++) {                                                         \
             const int32_t *ctw = ct + w_ * kw;                                                       \
             for (int64_t g = 0; g < G; g++) {                                                        \
-                const XT *xp = x + g * Cg * HW + h * W + w_;                                         \
+                const XT *xp = x + g * Cg * cs + (h * W + w_) * ps;                                  \
                 int64_t n = 0;                                                                       \
                 for (int64_t c = 0; c < Cg; c++) {    /* branch-free listing */                      \
-                    XT xv = xp[c * HW];                                                              \
+                    XT xv = xp[c * cs];                                                              \
                     idx[n] = (int32_t)c;                                                             \
                     val[n] = (AT)xv;                                                                 \
                     n += (xv != 0);                                                                  \
@@ -372,6 +376,19 @@ SNN_TGT static void SNN_FN(snn_gemm)(const float *x, int64_t M, int64_t K, const
             }                                                                                        \
         }                                                                                            \
     }                                                                                                \
+    if (flags & SNN_CONV_OUT_CL) {                                                                   \
+        for (int64_t e = 0; e < Ho * Wo; e++)                                                        \
+            for (int64_t g = 0; g < G; g++) {                                                        \
+                OT *orow = out + e * O + g * Og;                                                     \
+                const AT *arow = acc + e * L + g * Ogp;                                              \
+                if (bias) {                                                                          \
+                    for (int64_t o = 0; o < Og; o++) orow[o] = (OT)(arow[o] + bias[g * Og + o]);     \
+                } else {                                                                             \
+                    for (int64_t o = 0; o < Og; o++) orow[o] = (OT)arow[o];                          \
+                }                                                                                    \
+            }                                                                                        \
+        return;                                                                                      \
+    }                                                                                                \
     for (int64_t e0 = 0; e0 < Ho * Wo; e0 += 16) {   /* blocked transpose: the block stays in L1 */ \
         int64_t e1 = e0 + 16 < Ho * Wo ? e0 + 16 : Ho * Wo;                                          \
         for (int64_t o = 0; o < O; o++) {                                                            \
@@ -389,7 +406,7 @@ SNN_TGT static void SNN_FN(snn_gemm)(const float *x, int64_t M, int64_t K, const
 #define SNN_CONV_ARGS(XT, AT_, OT_)                                                                  \
     const XT *x, int64_t C, int64_t H, int64_t W, const AT_ *wt, int64_t G, int64_t kh, int64_t kw,  \
     int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t *rt, const int32_t *ct,          \
-    const AT_ *bias, OT_ *out, int32_t *idx, AT_ *val, AT_ *acc
+    const AT_ *bias, OT_ *out, int32_t *idx, AT_ *val, AT_ *acc, int flags
 
 #define AT float
 #define VA SNN_VT
