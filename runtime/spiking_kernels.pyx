@@ -50,25 +50,23 @@ cdef extern from "spiking_simd.h" nogil:
     void snn_encode_rate(const float* x, int64_t xstep, int64_t T, int64_t n, const uint32_t* u, uint32_t* thr,
                          uint8_t* out)
     void snn_conv_u8_f32(const uint8_t* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
-                         int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
-                         const int32_t* ct, const float* bias, float* out, int32_t* idx, float* val, float* acc, int flags)
+            int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+            int64_t dh, int64_t dw, const float* bias, float* out, int32_t* idx, float* val, int flags)
     void snn_conv_f32_f32(const float* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
-                          int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
-                          const int32_t* ct, const float* bias, float* out, int32_t* idx, float* val, float* acc, int flags)
+            int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+            int64_t dh, int64_t dw, const float* bias, float* out, int32_t* idx, float* val, int flags)
     void snn_conv_u8_f32i(const uint8_t* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
-                          int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
-                          const int32_t* ct, const float* bias, int32_t* out, int32_t* idx, float* val, float* acc, int flags)
-    void snn_conv_i32_f32i(const int32_t* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G,
-                           int64_t kh, int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
-                           const int32_t* ct, const float* bias, int32_t* out, int32_t* idx, float* val, float* acc, int flags)
+            int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+            int64_t dh, int64_t dw, const float* bias, int32_t* out, int32_t* idx, float* val, int flags)
+    void snn_conv_i32_f32i(const int32_t* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
+            int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+            int64_t dh, int64_t dw, const float* bias, int32_t* out, int32_t* idx, float* val, int flags)
     void snn_conv_u8_i32(const uint8_t* x, int64_t C, int64_t H, int64_t W, const int32_t* wt, int64_t G, int64_t kh,
-                         int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
-                         const int32_t* ct, const int32_t* bias, int32_t* out, int32_t* idx, int32_t* val,
-                         int32_t* acc, int flags)
-    void snn_conv_i32_i32(const int32_t* x, int64_t C, int64_t H, int64_t W, const int32_t* wt, int64_t G,
-                          int64_t kh, int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
-                          const int32_t* ct, const int32_t* bias, int32_t* out, int32_t* idx, int32_t* val,
-                          int32_t* acc, int flags)
+            int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+            int64_t dh, int64_t dw, const int32_t* bias, int32_t* out, int32_t* idx, int32_t* val, int flags)
+    void snn_conv_i32_i32(const int32_t* x, int64_t C, int64_t H, int64_t W, const int32_t* wt, int64_t G, int64_t kh,
+            int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+            int64_t dh, int64_t dw, const int32_t* bias, int32_t* out, int32_t* idx, int32_t* val, int flags)
     void snn_poolsum_u8_u8(const uint8_t* x, int64_t C, int64_t H, int64_t W, uint8_t* out, int64_t Ho, int64_t Wo,
                            int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cl)
     void snn_poolsum_u8_i32(const uint8_t* x, int64_t C, int64_t H, int64_t W, int32_t* out, int64_t Ho, int64_t Wo,
@@ -271,17 +269,6 @@ def dense(const in_t[:, ::1] x, const float[:, ::1] wt, const float[::1] bias, f
 
 # ----------------------------------------------------------------------------- conv2d
 
-def _conv_taps(Py_ssize_t n_in, Py_ssize_t n_out, int k, int stride, int pad, int dil):
-    """t[v*k + p] = the output index u with u*stride + p*dil - pad == v, or -1 (none)."""
-    t = np.full((max(n_in, 1), k), -1, dtype=np.int32)
-    for p in range(k):
-        for u in range(n_out):
-            v = u * stride + p * dil - pad
-            if 0 <= v < n_in:
-                t[v, p] = u
-    return t
-
-
 def conv2d(const cx_t[:, :, :, ::1] x, const ca_t[:, :, :, :, ::1] wt, const ca_t[::1] bias,
            co_t[:, :, :, ::1] out, int sh, int sw, int pt, int pl, int dh, int dw, int threads=0,
            bint in_channels_last=False, bint out_channels_last=False):
@@ -293,9 +280,10 @@ def conv2d(const cx_t[:, :, :, ::1] x, const ca_t[:, :, :, :, ::1] wt, const ca_
     also sum integer-valued float32 weights into an int32 `out`: the caller guarantees
     every input and partial sum is below 2^24 in magnitude (exact in f32, in any order).
 
-    Event driven by scattering: every non-zero input (a spike, a small pooled count, a
-    pixel) adds value * its weight row to the output pixels its taps reach, vectors over
-    output channels. Inputs outside [C, H, W] are
+    Event driven: the non-zero inputs (spikes, small pooled counts, pixels) of every input
+    pixel are listed once; every output pixel then sums value * weight row over the events
+    its taps reach, vectors over output channels held in registers, in the order in which
+    scattering the events in raster order would add them. Inputs outside [C, H, W] are
     never read and outputs outside [O, Ho, Wo] never written, whatever Ho and Wo are."""
     cdef Py_ssize_t M = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t G = wt.shape[0], kh = wt.shape[1], kw = wt.shape[2], Cg = wt.shape[3], Ogp = wt.shape[4]
@@ -322,13 +310,11 @@ def conv2d(const cx_t[:, :, :, ::1] x, const ca_t[:, :, :, :, ::1] wt, const ca_
         np.asarray(out)[...] = np.asarray(bias).reshape(bshape) if bias.shape[0] == O else 0
         return
     cdef const ca_t* bp = &bias[0] if bias.shape[0] == O else NULL
-    cdef int32_t[:, ::1] rt = _conv_taps(H, Ho, kh, sh, pt, dh)
-    cdef int32_t[:, ::1] ct = _conv_taps(W, Wo, kw, sw, pl, dw)
     cdef int nth = 1 if threads == 1 else openmp.omp_get_max_threads()   # rows of per-thread scratch
     sdt = np.float32 if ca_t is float else np.int32
-    cdef int32_t[:, ::1] idx = np.empty((nth, Cg + 4), dtype=np.int32)   # + padding to a multiple of 4
-    cdef ca_t[:, ::1] val = np.empty((nth, Cg + 4), dtype=sdt)
-    cdef ca_t[:, ::1] acc = np.empty((nth, Ho * Wo * G * Ogp), dtype=sdt)
+    # per input pixel and group: the event list padded to a multiple of 4, and its length
+    cdef int32_t[:, ::1] idx = np.empty((nth, H * W * (C + 5 * G)), dtype=np.int32)
+    cdef ca_t[:, ::1] val = np.empty((nth, H * W * (C + 4 * G)), dtype=sdt)
     cdef Py_ssize_t m
     cdef int tid
     cdef int nt = _nthreads(M, <double>M * (C * H * W + O * Ho * Wo) * 4, threads)
@@ -338,30 +324,24 @@ def conv2d(const cx_t[:, :, :, ::1] x, const ca_t[:, :, :, :, ::1] wt, const ca_
             if ca_t is float and co_t is float:
                 if cx_t is uint8_t:
                     snn_conv_u8_f32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
-                                    &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                    &acc[tid, 0], flags)
+                                    sh, sw, pt, pl, dh, dw, bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0], flags)
                 elif cx_t is float:
                     snn_conv_f32_f32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
-                                     &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                     &acc[tid, 0], flags)
+                                     sh, sw, pt, pl, dh, dw, bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0], flags)
             elif ca_t is float and co_t is int32_t:
                 if cx_t is uint8_t:
                     snn_conv_u8_f32i(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
-                                     &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                     &acc[tid, 0], flags)
+                                     sh, sw, pt, pl, dh, dw, bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0], flags)
                 elif cx_t is int32_t:
                     snn_conv_i32_f32i(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
-                                      &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                      &acc[tid, 0], flags)
+                                      sh, sw, pt, pl, dh, dw, bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0], flags)
             elif ca_t is int32_t and co_t is int32_t:
                 if cx_t is uint8_t:
                     snn_conv_u8_i32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
-                                    &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                    &acc[tid, 0], flags)
+                                    sh, sw, pt, pl, dh, dw, bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0], flags)
                 elif cx_t is int32_t:
                     snn_conv_i32_i32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
-                                     &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                     &acc[tid, 0], flags)
+                                     sh, sw, pt, pl, dh, dw, bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0], flags)
 
 
 def dense_weight_layout(weight):

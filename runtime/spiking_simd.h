@@ -116,6 +116,29 @@ SNN_AVX512 static inline int64_t snn_nonzero_f32_avx512(const float *x, int64_t 
 
 #endif
 
+/* Indices of the non-zero bytes of a contiguous run (a channels-last pixel's spikes or
+ * counts), a 64-bit word at a time: a pixel's few events cost a few iterations, not one
+ * per channel. idx needs n entries. */
+SNN_INLINE int64_t snn_list_u8(const uint8_t *x, int64_t n, int32_t *idx) {
+    int64_t cnt = 0, c = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; c + 8 <= n; c += 8) {
+        uint64_t wv;
+        memcpy(&wv, x + c, 8);
+        while (wv) {   /* the lowest non-zero byte is the first channel that fired */
+            int b = __builtin_ctzll(wv) >> 3;
+            idx[cnt++] = (int32_t)(c + b);
+            wv &= ~((uint64_t)0xFF << (8 * b));
+        }
+    }
+#endif
+    for (; c < n; c++) {
+        idx[cnt] = (int32_t)c;
+        cnt += (x[c] != 0);
+    }
+    return cnt;
+}
+
 /* conv2d layouts (flags): the input / the output channels last ([H, W, C] per row) */
 #define SNN_CONV_IN_CL 1
 #define SNN_CONV_OUT_CL 2
@@ -243,9 +266,9 @@ static void snn_dense_i32_i32(const int32_t *x, int64_t M, int64_t K, const int3
 
 #define SNN_CONV_PARAMS(XT, AT, OT)                                                                  \
     const XT *x, int64_t C, int64_t H, int64_t W, const AT *wt, int64_t G, int64_t kh, int64_t kw,    \
-    int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t *rt, const int32_t *ct,            \
-    const AT *bias, OT *out, int32_t *idx, AT *val, AT *acc, int flags
-#define SNN_CONV_CALL (x, C, H, W, wt, G, kh, kw, Og, Ogp, Ho, Wo, rt, ct, bias, out, idx, val, acc, flags)
+    int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, int64_t sh, int64_t sw, int64_t pt, int64_t pl,  \
+    int64_t dh, int64_t dw, const AT *bias, OT *out, int32_t *idx, AT *val, int flags
+#define SNN_CONV_CALL (x, C, H, W, wt, G, kh, kw, Og, Ogp, Ho, Wo, sh, sw, pt, pl, dh, dw, bias, out, idx, val, flags)
 
 static void snn_conv_u8_f32(SNN_CONV_PARAMS(uint8_t, float, float)) { SNN_DISPATCH(snn_conv_u8_f32, SNN_CONV_CALL); }
 static void snn_conv_f32_f32(SNN_CONV_PARAMS(float, float, float)) { SNN_DISPATCH(snn_conv_f32_f32, SNN_CONV_CALL); }
