@@ -306,7 +306,9 @@ SNN_TGT static void SNN_FN(snn_gemm)(const float *x, int64_t M, int64_t K, const
  *      list is padded with zero events to a multiple of 4;
  *   2. per output pixel (i, j) and group, 4, 2 or 1 vectors of sums stay in registers
  *      while the events of the inputs its taps (p, q) reach add val * weight row (SIMD
- *      over output channels), four events per iteration: a pixel's few events (typically
+ *      over output channels); two neighbouring pixels at a time, whose chains of FMAs
+ *      are independent (one pixel's are latency bound); four events per iteration: a
+ *      pixel's few events (typically
  *      1-4) mostly take one iteration per tap, one path serves spikes, counts and values
  *      (FMAs cost what additions do; 0 * w adds nothing, exactly). The taps are visited
  *      p-major, q-minor, i.e. in raster order of the input pixels: every output sums its
@@ -323,50 +325,60 @@ SNN_TGT static void SNN_FN(snn_gemm)(const float *x, int64_t M, int64_t K, const
  * knows every partial sum is an integer below 2^24 in magnitude (then f32 is exact in any
  * order, and FMAs are cheaper than int32 multiplies).
  * Scratch: idx [H*W*(C + 5*G)] int32 (the lists, then the counts), val [H*W*(C + 4*G)] of AT. */
+#define SNN_CONV_EV(A, E)   /* A += the events of list E, four at a time */                        \
+    {                                                                                                \
+        const int32_t *ix = idx + (E) * LS;                                                          \
+        const AT *vv = val + (E) * LS;                                                               \
+        for (int64_t k = 0, n = cnt[E]; k < n; k += 4) {                                             \
+            const AT *w0 = wb + (int64_t)ix[k] * Ogp, *w1 = wb + (int64_t)ix[k + 1] * Ogp;           \
+            const AT *w2 = wb + (int64_t)ix[k + 2] * Ogp, *w3 = wb + (int64_t)ix[k + 3] * Ogp;       \
+            VA s0 = ASPLAT(vv[k]), s1 = ASPLAT(vv[k + 1]), s2 = ASPLAT(vv[k + 2]), s3 = ASPLAT(vv[k + 3]); \
+            for (int r = 0; r < NV_; r++) {                                                          \
+                A[r] += s0 * ALD(w0 + VL * r);                                                       \
+                A[r] += s1 * ALD(w1 + VL * r);                                                       \
+                A[r] += s2 * ALD(w2 + VL * r);                                                       \
+                A[r] += s3 * ALD(w3 + VL * r);                                                       \
+            }                                                                                        \
+        }                                                                                            \
+    }
+
+#define SNN_CONV_STORE(A, J)                                                                         \
+    if (cl_out && o0 + NV_ * VL <= Og) {  /* whole vectors of real channels */                       \
+        OT *op_ = out + (i * Wo + (J)) * O + g * Og + o0;                                            \
+        for (int r = 0; r < NV_; r++) {                                                              \
+            VA v_ = A[r];                                                                            \
+            if (bias) v_ += ALD(bias + g * Og + o0 + VL * r);                                        \
+            OST(op_ + VL * r, OCVT(v_));                                                             \
+        }                                                                                            \
+    } else {                                                                                         \
+        AT part[NV_ * VL];                                                                           \
+        for (int r = 0; r < NV_; r++) AST(part + VL * r, A[r]);                                      \
+        for (int64_t o = 0; o < NV_ * VL && o0 + o < Og; o++) {                                      \
+            int64_t oc = g * Og + o0 + o;                                                            \
+            AT v_ = bias ? part[o] + bias[oc] : part[o];                                             \
+            out[cl_out ? (i * Wo + (J)) * O + oc : oc * Ho * Wo + i * Wo + (J)] = (OT)v_;           \
+        }                                                                                            \
+    }
+
+/* Output pixels ja and jb = ja + 1 (if pair): two independent sets of FMA chains per tap
+ * (one pixel's chains are latency bound). */
 #define SNN_CONV_GATHER(NV)                                                                          \
     for (; o0 + (NV) * VL <= Ogp; o0 += (NV) * VL) {                                                 \
-        VA a[NV];                                                                                    \
-        for (int r = 0; r < (NV); r++) a[r] = ASPLAT(0);                                             \
+        enum { NV_ = (NV) };                                                                         \
+        VA a[NV], b[NV];                                                                             \
+        for (int r = 0; r < (NV); r++) { a[r] = ASPLAT(0); b[r] = ASPLAT(0); }                       \
         for (int64_t p = 0; p < kh; p++) {                                                           \
             int64_t h = i * sh + p * dh - pt;                                                        \
             if (h < 0 || h >= H) continue;                                                           \
             for (int64_t q = 0; q < kw; q++) {                                                       \
-                int64_t w_ = j * sw + q * dw - pl;                                                   \
-                if (w_ < 0 || w_ >= W) continue;                                                     \
-                int64_t e = (h * W + w_) * G + g, n = cnt[e];                                        \
-                const int32_t *ix = idx + e * LS;                                                    \
-                const AT *vv = val + e * LS;                                                         \
                 const AT *wb = wt + ((g * kh + p) * kw + q) * Cg * Ogp + o0;                         \
-                for (int64_t k = 0; k < n; k += 4) {                                                 \
-                    const AT *w0 = wb + (int64_t)ix[k] * Ogp, *w1 = wb + (int64_t)ix[k + 1] * Ogp;   \
-                    const AT *w2 = wb + (int64_t)ix[k + 2] * Ogp, *w3 = wb + (int64_t)ix[k + 3] * Ogp; \
-                    VA s0 = ASPLAT(vv[k]), s1 = ASPLAT(vv[k + 1]);                                   \
-                    VA s2 = ASPLAT(vv[k + 2]), s3 = ASPLAT(vv[k + 3]);                               \
-                    for (int r = 0; r < (NV); r++) {                                                 \
-                        a[r] += s0 * ALD(w0 + VL * r);                                               \
-                        a[r] += s1 * ALD(w1 + VL * r);                                               \
-                        a[r] += s2 * ALD(w2 + VL * r);                                               \
-                        a[r] += s3 * ALD(w3 + VL * r);                                               \
-                    }                                                                                \
-                }                                                                                    \
+                int64_t wa = ja * sw + q * dw - pl, wb_ = wa + sw;                                   \
+                if (wa >= 0 && wa < W) SNN_CONV_EV(a, (h * W + wa) * G + g)                          \
+                if (pair && wb_ >= 0 && wb_ < W) SNN_CONV_EV(b, (h * W + wb_) * G + g)               \
             }                                                                                        \
         }                                                                                            \
-        if (cl_out && o0 + (NV) * VL <= Og) {  /* whole vectors of real channels */                  \
-            OT *op_ = out + (i * Wo + j) * O + g * Og + o0;                                          \
-            for (int r = 0; r < (NV); r++) {                                                         \
-                VA v_ = a[r];                                                                        \
-                if (bias) v_ += ALD(bias + g * Og + o0 + VL * r);                                    \
-                OST(op_ + VL * r, OCVT(v_));                                                         \
-            }                                                                                        \
-        } else {                                                                                     \
-            AT part[(NV) * VL];                                                                      \
-            for (int r = 0; r < (NV); r++) AST(part + VL * r, a[r]);                                 \
-            for (int64_t o = 0; o < (NV) * VL && o0 + o < Og; o++) {                                 \
-                int64_t oc = g * Og + o0 + o;                                                        \
-                AT v_ = bias ? part[o] + bias[oc] : part[o];                                         \
-                out[cl_out ? (i * Wo + j) * O + oc : oc * Ho * Wo + i * Wo + j] = (OT)v_;           \
-            }                                                                                        \
-        }                                                                                            \
+        SNN_CONV_STORE(a, ja)                                                                        \
+        if (pair) { SNN_CONV_STORE(b, ja + 1) }                                                      \
     }
 
 #define SNN_CONV_BODY(XT)                                                                            \
@@ -394,8 +406,9 @@ SNN_TGT static void SNN_FN(snn_gemm)(const float *x, int64_t M, int64_t K, const
         }                                                                                            \
     }                                                                                                \
     for (int64_t i = 0; i < Ho; i++)                                                                 \
-        for (int64_t j = 0; j < Wo; j++)                                                             \
+        for (int64_t ja = 0; ja < Wo; ja += 2)                                                       \
             for (int64_t g = 0; g < G; g++) {                                                        \
+                const int pair = ja + 1 < Wo;                                                        \
                 int64_t o0 = 0;                                                                      \
                 SNN_CONV_GATHER(4)                                                                   \
                 SNN_CONV_GATHER(2)                                                                   \
@@ -443,6 +456,8 @@ SNN_TGT static void SNN_FN(snn_conv_i32_i32)(SNN_CONV_ARGS(int32_t, int32_t, int
 #undef ASPLAT
 
 #undef SNN_CONV_GATHER
+#undef SNN_CONV_EV
+#undef SNN_CONV_STORE
 #undef SNN_CONV_BODY
 #undef SNN_CONV_ARGS
 #undef VLD
