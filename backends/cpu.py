@@ -37,10 +37,17 @@ and each `if`/`readout`/rate-`encode`/`gated_maxpool2d` op runs its own time loo
 [B, T, ...]. Every element sees exactly the arithmetic of the step-by-step order. Spikes
 are stored as uint8 and consumed as events by `dense` and `conv2d` (only the inputs that
 fired are visited); time-invariant float inputs of `dense` go through a GEMM. `conv2d`
-scatters every non-zero input (spike, pooled count, pixel) into channels-last sums, SIMD
-over output channels (runtime/spiking_simd_vec.h). An `avgpool2d` of spikes read only by
-a `conv2d` hands it uint8 window counts (the conv's weights carry the 1/n; exact for the
-power-of-two windows it is used for), so the conv sees one event per active window.
+lists the non-zero inputs (spikes, pooled counts, pixels) of every input pixel once and
+sums, per output pixel, value * weight row over the events its taps reach, SIMD over
+output channels held in registers (runtime/spiking_simd_vec.h). An `avgpool2d` of spikes
+read only by a `conv2d` hands it uint8 window counts (the conv's weights carry the 1/n;
+exact for the power-of-two windows it is used for), so the conv sees one event per active
+window: on the benchmark CNN's second layer, counting plus the 3x3 conv took 2.6x less time
+than the pooling folded into a 6x6 stride-2 conv of the spikes.
+Images between convolutions are stored channels last ([H, W, C] per sample, `_Slot.cl`)
+wherever every reader takes that layout (conv2d, if, pooling, flatten into dense: see
+`_FloatLowering.channels_last`): a pixel's channels are contiguous for the conv's listing,
+its output rows and the pooling, and no op transposes between layers.
 
 Parallelism: the batch is cut into chunks sized for the cache (`chunk_bytes`). With
 enough samples the chunks run in a pool of worker threads, each through the whole plan
@@ -120,10 +127,15 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 class _Slot:
     """A lowered IR value: where it lives (its kind), its storage dtype and sample shape."""
 
-    __slots__ = ("index", "kind", "dtype", "shape", "value", "name", "maxabs", "frac", "unit")
+    __slots__ = ("index", "kind", "dtype", "shape", "value", "name", "maxabs", "frac", "unit", "cl", "hwc")
 
-    def __init__(self, index: int, kind: int, dtype: np.dtype, shape: tuple, name: str):
-        self.index, self.kind, self.dtype, self.shape, self.name = index, kind, dtype, tuple(shape), name
+    def __init__(self, index: int, kind: int, dtype: np.dtype, shape: tuple, name: str, cl: bool = False):
+        self.index, self.kind, self.dtype, self.name = index, kind, dtype, name
+        # cl: an image [C, H, W] stored channels last, `shape` is then the storage shape [H, W, C]
+        self.cl = cl
+        self.shape = (shape[1], shape[2], shape[0]) if cl else tuple(shape)
+        # hwc: a flattened channels-last image (flatten of a cl slot): its [C, H, W], else None
+        self.hwc: tuple | None = None
         self.value: np.ndarray | None = None  # CONST: the array, shape [1, *shape]
         self.maxabs = 0  # fixed mode: a bound on |q| for every input the type admits
         self.frac = 0    # fixed mode: fraction bits F (values are q * 2^-F)
@@ -266,7 +278,7 @@ class _Conv2dStep(_Step):
     def run(self, ctx):
         buf = ctx.buffer(self, self.out)
         _k.conv2d(self.rows(ctx, self.ins[0]), self.wt, self.bias, buf.reshape((-1,) + self.out.shape),
-                  self.sh, self.sw, self.pt, self.pl, self.dh, self.dw, ctx.threads)
+                  self.sh, self.sw, self.pt, self.pl, self.dh, self.dw, ctx.threads, self.ins[0].cl, self.out.cl)
         ctx.env[self.out.index] = buf
 
 
@@ -279,7 +291,7 @@ class _AvgPoolStep(_Step):
         a = self.a
         buf = ctx.buffer(self, self.out)
         _k.avgpool2d(self.rows(ctx, self.ins[0]), buf.reshape((-1,) + self.out.shape), *a["kernel"], *a["strides"],
-                     a["pads"][0], a["pads"][1], a["count_include_pad"], ctx.threads)
+                     a["pads"][0], a["pads"][1], a["count_include_pad"], ctx.threads, self.out.cl)
         ctx.env[self.out.index] = buf
 
 
@@ -298,7 +310,7 @@ class _PoolSumStep(_Step):
         x = self.ins[0]
         buf = ctx.buffer(self, self.out)
         _k.pool_sum(self.rows(ctx, x), buf.reshape((-1,) + self.out.shape), *self.kernel, *self.strides, *self.pads,
-                    ctx.threads)
+                    ctx.threads, self.out.cl)
         ctx.env[self.out.index] = buf
 
 
@@ -512,6 +524,14 @@ def _per_element(a, shape: tuple) -> np.ndarray:
     return np.ascontiguousarray(np.repeat(a.reshape(-1), size // a.shape[0]))
 
 
+def _storage_order(a: np.ndarray, slot: _Slot) -> np.ndarray:
+    """Per-neuron values [C*H*W] (logical order) in the order `slot` stores its elements."""
+    if not slot.cl:
+        return a
+    H, W, C = slot.shape
+    return np.ascontiguousarray(a.reshape(C, H, W).transpose(1, 2, 0).reshape(-1))
+
+
 def _channel_axis(x_lead: int, rank: int):
     return lambda p: p.reshape((1,) * x_lead + (p.shape[0],) + (1,) * (rank - 1))
 
@@ -532,15 +552,46 @@ class _FloatLowering:
             for v in op.operands:
                 self.readers.setdefault(id(v), []).append(op)
         self.output_ids = {id(v) for v in module.outputs}
+        self._cl_memo: dict[int, bool] = {}
 
     # helpers
     def slot(self, v: Value) -> _Slot:
         return self.slots[id(v)]
 
-    def new_slot(self, op: Operation, kind: int, dtype) -> _Slot:
-        s = _Slot(len(self.slots), kind, np.dtype(dtype), op.type.shape, self.names[id(op.result)])
+    def new_slot(self, op: Operation, kind: int, dtype, cl: bool = False) -> _Slot:
+        s = _Slot(len(self.slots), kind, np.dtype(dtype), op.type.shape, self.names[id(op.result)], cl)
         self.slots[id(op.result)] = s
         return s
+
+    def channels_last(self, op: Operation, kind: int) -> bool:
+        """Whether `op` (a conv2d, or an if/avgpool2d of a channels-last input) stores its
+        image result channels last: when every reader takes that layout as it is (conv2d
+        reads either; if and pooling keep it; flatten then dense permutes the weight's
+        columns once), so membranes, spikes, counts and currents stay [H, W, C] from one
+        conv to the next: the scatter and the pooling are vectors over contiguous
+        channels and no op transposes. Outputs and constants stay planar."""
+        return kind != CONST and self._cl_ok(op.result)
+
+    def _cl_ok(self, v: Value) -> bool:
+        memo = self._cl_memo.get(id(v))
+        if memo is None:
+            memo = self._cl_memo[id(v)] = self._cl_readers_ok(v)
+        return memo
+
+    def _cl_readers_ok(self, v: Value) -> bool:
+        readers = self.readers.get(id(v), [])
+        if len(v.type.shape) != 3 or id(v) in self.output_ids or not readers:
+            return False
+        for r in readers:
+            if r.kind == "conv2d" and r.operands[0] is v:
+                continue
+            if r.kind in ("if", "avgpool2d") and self._cl_ok(r.result):
+                continue
+            if r.kind == "flatten" and id(r.result) not in self.output_ids and self.readers.get(id(r.result)) and \
+                    all(d.kind == "dense" and d.operands[0] is r.result for d in self.readers[id(r.result)]):
+                continue
+            return False
+        return True
 
     def count_window(self, op: Operation, x: _Slot) -> int:
         """n if avgpool2d `op` may hand its only reader, a conv2d, uint8 window counts of
@@ -598,9 +649,31 @@ class _FloatLowering:
                         [v.type.shape for v in inputs], [self.names[id(v)] for v in inputs], self.if_neurons,
                         m.is_spiking)
 
+    def check_layout(self, op: Operation, ins: list[_Slot]) -> None:
+        """Channels-last values reach only the ops that read them as such (channels_last)."""
+        if any(s.cl for s in ins) and op.kind not in ("conv2d", "if", "avgpool2d", "flatten"):
+            raise AssertionError(f"{op.describe()}: reads a channels-last value")  # pragma: no cover
+        if any(s.hwc for s in ins) and op.kind != "dense":
+            raise AssertionError(f"{op.describe()}: reads a flattened channels-last value")  # pragma: no cover
+
+    @staticmethod
+    def dense_columns(w: np.ndarray, x: _Slot) -> np.ndarray:
+        """dense weight [N, C*H*W] for an input flattened from a channels-last image: the
+        columns in [H, W, C] order."""
+        if not x.hwc:
+            return w
+        C, H, W = x.hwc
+        return np.ascontiguousarray(w.reshape(-1, C, H, W).transpose(0, 2, 3, 1).reshape(w.shape[0], -1))
+
+    def flatten_alias(self, op: Operation, out: _Slot, x: _Slot) -> None:
+        if x.cl:
+            out.hwc = tuple(op.operands[0].type.shape)
+        self.alias(op, out, x)
+
     def lower_op(self, op: Operation) -> None:
         k, a = op.kind, op.attrs
         ins = [self.slot(v) for v in op.operands]
+        self.check_layout(op, ins)
         kind = max((s.kind for s in ins), default=CONST)
         x = ins[0] if ins else None
         if k == "input":
@@ -611,7 +684,7 @@ class _FloatLowering:
             out.value = np.ascontiguousarray(np.asarray(a["value"], dtype=np.float32)).reshape((1,) + op.type.shape)
         elif k in ("dense", "matmul"):
             w = self.const_array(op, op.operands[1], "weight")
-            wt = _k.dense_weight_layout(w if k == "dense" else w.T)  # [K, N rounded up to 16]
+            wt = _k.dense_weight_layout(self.dense_columns(w, x) if k == "dense" else w.T)  # [K, N rounded up to 16]
             bias = self.const_array(op, op.operands[2], "bias") if len(op.operands) > 2 else np.zeros(0, np.float32)
             self.add_step(_DenseStep(op, self.new_slot(op, x.kind, _F32), x, wt,
                                      np.ascontiguousarray(bias)))
@@ -619,15 +692,16 @@ class _FloatLowering:
             w = self.const_array(op, op.operands[1], "weight") * np.float32(x.unit)  # x.unit: see count_window
             wt = _k.conv_weight_layout(w, a["groups"])  # [G, kh, kw, C/G, O/G padded to 16]
             bias = self.const_array(op, op.operands[2], "bias") if len(op.operands) > 2 else np.zeros(0, np.float32)
-            self.add_step(_Conv2dStep(op, self.new_slot(op, x.kind, _F32), x, wt, np.ascontiguousarray(bias), a))
+            out = self.new_slot(op, x.kind, _F32, self.channels_last(op, x.kind))
+            self.add_step(_Conv2dStep(op, out, x, wt, np.ascontiguousarray(bias), a))
         elif k == "avgpool2d":
             n = self.count_window(op, x)
             if n:  # uint8 window counts, each worth 1/n, for the conv2d that reads them
-                out = self.new_slot(op, x.kind, _U8)
+                out = self.new_slot(op, x.kind, _U8, x.cl)
                 out.unit = 1.0 / n
                 self.add_step(_PoolSumStep(op, out, x, a["kernel"], a["strides"], a["pads"][:2]))
             else:
-                self.add_step(_AvgPoolStep(op, self.new_slot(op, x.kind, _F32), x, a))
+                self.add_step(_AvgPoolStep(op, self.new_slot(op, x.kind, _F32, x.cl), x, a))
         elif k == "maxpool2d":
             dtype = x.dtype if x.dtype == _F32 or not _has_empty_window(op) else _F32
             self.add_step(_MaxPoolStep(op, self.new_slot(op, x.kind, dtype), x, a))
@@ -639,8 +713,7 @@ class _FloatLowering:
             self.add_step(_NumpyStep(op, self.new_slot(op, x.kind, x.dtype if k == "transpose" else _F32), x,
                                      self.numpy_fn(op)))
         elif k in ("identity", "dropout", "flatten", "reshape"):
-            out = self.new_slot(op, x.kind, x.dtype)
-            self.alias(op, out, x)
+            self.flatten_alias(op, self.new_slot(op, x.kind, x.dtype), x)
         elif k == "concat":
             dtype = _U8 if all(s.dtype == _U8 for s in ins) else _F32
             self.add_step(_ConcatStep(op, self.new_slot(op, kind, dtype), ins, a["axis"]))
@@ -650,10 +723,12 @@ class _FloatLowering:
             else:
                 self.steps.append(_EncodeRateStep(op, self.new_slot(op, DYNAMIC, _U8), x, a["seed"]))
         elif k == "if":
-            out = self.new_slot(op, DYNAMIC, _U8)
+            out = self.new_slot(op, DYNAMIC, _U8, x.cl)
             self.if_neurons[out.name] = out.size
-            self.steps.append(_IfStep(op, out, x, _per_element(a["threshold"], x.shape), _per_element(a["v0"], x.shape),
-                                      a["reset"] == "zero", out.name))
+            shape = op.type.shape
+            self.steps.append(_IfStep(op, out, x, _storage_order(_per_element(a["threshold"], shape), out),
+                                      _storage_order(_per_element(a["v0"], shape), out), a["reset"] == "zero",
+                                      out.name))
         elif k == "gated_maxpool2d":
             self.steps.append(_GatedMaxPoolStep(op, self.new_slot(op, DYNAMIC, x.dtype), x, a))
         elif k == "readout":
@@ -791,8 +866,10 @@ class _FixedNumpyStep(_Step):
             if s.kind == CONST:
                 args.append(ctx.env[s.index].astype(np.int64))
             else:
-                arr = ctx.broadcast(s, self.out.kind)
-                args.append(arr.reshape((-1,) + s.shape).astype(np.int64))
+                arr = ctx.broadcast(s, self.out.kind).reshape((-1,) + s.shape)
+                if s.cl:  # a conv2d beyond the kernels' range reading a channels-last image
+                    arr = arr.transpose(0, 3, 1, 2)
+                args.append(arr.astype(np.int64))
         y = self.fn(self.op, args)
         buf = ctx.buffer(self, self.out)
         np.copyto(buf, np.broadcast_to(y, (buf.size // self.out.size if self.out.size else 0,) + self.out.shape)
@@ -922,9 +999,10 @@ class _FixedLowering(_FloatLowering):
             raise SnccError("the CPU simulator's fixed-point mode runs quantized modules (inputs of type fx<W,F>; "
                             "run the 'quantize' pass first) or use mode='float'")
 
-    def new_fixed(self, op: Operation, kind: int, maxabs: int, spike: bool = False, dtype=None) -> _Slot:
+    def new_fixed(self, op: Operation, kind: int, maxabs: int, spike: bool = False, dtype=None,
+                  cl: bool = False) -> _Slot:
         dt = _U8 if spike else (dtype if dtype is not None else _int_dtype(maxabs))
-        s = self.new_slot(op, kind, dt)
+        s = self.new_slot(op, kind, dt, cl)
         s.maxabs, s.frac = (1 if spike else int(maxabs)), _frac_of(op.type)
         return s
 
@@ -942,6 +1020,7 @@ class _FixedLowering(_FloatLowering):
     def lower_op(self, op: Operation) -> None:
         k, a = op.kind, op.attrs
         ins = [self.slot(v) for v in op.operands]
+        self.check_layout(op, ins)
         kind = max((s.kind for s in ins), default=CONST)
         x = ins[0] if ins else None
         spike_out = op.type.elem.__class__.__name__ == "Spike"
@@ -956,7 +1035,7 @@ class _FixedLowering(_FloatLowering):
             out = self.new_fixed(op, CONST, int(np.abs(val).max(initial=0)), dtype=_I64)
             out.value = np.ascontiguousarray(val).reshape((1,) + op.type.shape)
         elif k == "dense":
-            w = self.const_int(op, op.operands[1], "weight")  # [N, K]
+            w = self.dense_columns(self.const_int(op, op.operands[1], "weight"), x)  # [N, K]
             b = self.const_int(op, op.operands[2], "bias") if len(op.operands) > 2 else None
             bound = int(np.abs(w).sum(axis=1).max(initial=0)) * x.maxabs + \
                 (int(np.abs(b).max(initial=0)) if b is not None else 0)
@@ -984,7 +1063,7 @@ class _FixedLowering(_FloatLowering):
                 # in int32 (multiplies)
                 exact_f32 = bound < _EXACT_F32 and x.maxabs < _EXACT_F32
                 sdt = np.float32 if exact_f32 else np.int32
-                out = self.new_fixed(op, x.kind, bound, dtype=_I32)
+                out = self.new_fixed(op, x.kind, bound, dtype=_I32, cl=self.channels_last(op, x.kind))
                 wt = _k.conv_weight_layout(w, a["groups"], sdt)
                 bias = np.ascontiguousarray(b.astype(sdt) if b is not None else np.zeros(0, sdt))
                 self.add_step(_Conv2dStep(op, out, x, wt, bias, a))
@@ -1006,7 +1085,8 @@ class _FixedLowering(_FloatLowering):
                 dtype = _U8  # spike counts (<= 128) for the conv2d that reads them: the sum is the value
             else:
                 dtype = _I64 if x.dtype == _I64 else _int_dtype(bound)
-            self.add_step(_PoolSumStep(op, self.new_fixed(op, x.kind, bound, dtype=dtype), x, window, strides, pads))
+            self.add_step(_PoolSumStep(op, self.new_fixed(op, x.kind, bound, dtype=dtype, cl=x.cl), x, window, strides,
+                                       pads))
         elif k in ("add", "concat"):
             F = _frac_of(op.type)
             shifts = [F - s.frac for s in ins]
@@ -1025,8 +1105,7 @@ class _FixedLowering(_FloatLowering):
         elif k == "transpose":
             self.add_step(_FixedNumpyStep(op, self.new_fixed(op, x.kind, x.maxabs, spike_out, dtype=x.dtype), [x]))
         elif k in ("identity", "dropout", "flatten", "reshape"):
-            out = self.new_fixed(op, x.kind, x.maxabs, spike_out, dtype=x.dtype)
-            self.alias(op, out, x)
+            self.flatten_alias(op, self.new_fixed(op, x.kind, x.maxabs, spike_out, dtype=x.dtype), x)
         elif k == "encode":
             if a["mode"] == "constant":
                 self.alias(op, self.new_fixed(op, x.kind, x.maxabs, dtype=x.dtype), x)
@@ -1042,16 +1121,18 @@ class _FixedLowering(_FloatLowering):
             if not vbits:
                 self.unsupported(op, "no membrane width (vbits)")
             xe = op.operands[0].type.elem
-            th, v0 = neuron_integers(_per_element64(a["threshold"], x.shape), _per_element64(a["v0"], x.shape),
+            shape = op.type.shape
+            th, v0 = neuron_integers(_per_element64(a["threshold"], shape), _per_element64(a["v0"], shape),
                                      F, vbits, xe.width if isinstance(xe, Fixed) else 1)
             lim = 1 << (vbits - 1)
             narrow = (vbits <= 31 and x.dtype != _I64 and x.maxabs < (1 << 30) and
                       int(th.min(initial=0)) >= 0 and int(np.abs(th).max(initial=0)) < (1 << 30) and
                       int(np.abs(v0).max(initial=0)) < (1 << 30))
             mdt = _I32 if narrow else _I64
-            out = self.new_fixed(op, DYNAMIC, 1, True)
+            out = self.new_fixed(op, DYNAMIC, 1, True, cl=x.cl)
             self.if_neurons[out.name] = S
-            self.steps.append(_FixedIfStep(op, out, x, th.astype(mdt), v0.astype(mdt), -lim, lim - 1,
+            self.steps.append(_FixedIfStep(op, out, x, _storage_order(th.astype(mdt), out),
+                                           _storage_order(v0.astype(mdt), out), -lim, lim - 1,
                                            a["reset"] == "zero", out.name))
         elif k == "gated_maxpool2d":
             out = self.new_fixed(op, DYNAMIC, x.maxabs, spike_out, dtype=x.dtype)

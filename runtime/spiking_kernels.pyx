@@ -50,37 +50,35 @@ cdef extern from "spiking_simd.h" nogil:
     void snn_encode_rate(const float* x, int64_t xstep, int64_t T, int64_t n, const uint32_t* u, uint32_t* thr,
                          uint8_t* out)
     void snn_conv_u8_f32(const uint8_t* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
-                         int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
-                         const int32_t* ct, const float* bias, float* out, int32_t* idx, float* val, float* acc)
+            int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+            int64_t dh, int64_t dw, const float* bias, float* out, int32_t* idx, float* val, int flags)
     void snn_conv_f32_f32(const float* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
-                          int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
-                          const int32_t* ct, const float* bias, float* out, int32_t* idx, float* val, float* acc)
+            int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+            int64_t dh, int64_t dw, const float* bias, float* out, int32_t* idx, float* val, int flags)
     void snn_conv_u8_f32i(const uint8_t* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
-                          int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
-                          const int32_t* ct, const float* bias, int32_t* out, int32_t* idx, float* val, float* acc)
-    void snn_conv_i32_f32i(const int32_t* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G,
-                           int64_t kh, int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
-                           const int32_t* ct, const float* bias, int32_t* out, int32_t* idx, float* val, float* acc)
+            int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+            int64_t dh, int64_t dw, const float* bias, int32_t* out, int32_t* idx, float* val, int flags)
+    void snn_conv_i32_f32i(const int32_t* x, int64_t C, int64_t H, int64_t W, const float* wt, int64_t G, int64_t kh,
+            int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+            int64_t dh, int64_t dw, const float* bias, int32_t* out, int32_t* idx, float* val, int flags)
     void snn_conv_u8_i32(const uint8_t* x, int64_t C, int64_t H, int64_t W, const int32_t* wt, int64_t G, int64_t kh,
-                         int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
-                         const int32_t* ct, const int32_t* bias, int32_t* out, int32_t* idx, int32_t* val,
-                         int32_t* acc)
-    void snn_conv_i32_i32(const int32_t* x, int64_t C, int64_t H, int64_t W, const int32_t* wt, int64_t G,
-                          int64_t kh, int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t* rt,
-                          const int32_t* ct, const int32_t* bias, int32_t* out, int32_t* idx, int32_t* val,
-                          int32_t* acc)
+            int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+            int64_t dh, int64_t dw, const int32_t* bias, int32_t* out, int32_t* idx, int32_t* val, int flags)
+    void snn_conv_i32_i32(const int32_t* x, int64_t C, int64_t H, int64_t W, const int32_t* wt, int64_t G, int64_t kh,
+            int64_t kw, int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, int64_t sh, int64_t sw, int64_t pt, int64_t pl,
+            int64_t dh, int64_t dw, const int32_t* bias, int32_t* out, int32_t* idx, int32_t* val, int flags)
     void snn_poolsum_u8_u8(const uint8_t* x, int64_t C, int64_t H, int64_t W, uint8_t* out, int64_t Ho, int64_t Wo,
-                           int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
+                           int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cl)
     void snn_poolsum_u8_i32(const uint8_t* x, int64_t C, int64_t H, int64_t W, int32_t* out, int64_t Ho, int64_t Wo,
-                            int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
+                            int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cl)
     void snn_poolsum_u8_i64(const uint8_t* x, int64_t C, int64_t H, int64_t W, int64_t* out, int64_t Ho, int64_t Wo,
-                            int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
+                            int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cl)
     void snn_poolsum_i32_i32(const int32_t* x, int64_t C, int64_t H, int64_t W, int32_t* out, int64_t Ho, int64_t Wo,
-                             int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
+                             int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cl)
     void snn_poolsum_i32_i64(const int32_t* x, int64_t C, int64_t H, int64_t W, int64_t* out, int64_t Ho, int64_t Wo,
-                             int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
+                             int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cl)
     void snn_poolsum_i64_i64(const int64_t* x, int64_t C, int64_t H, int64_t W, int64_t* out, int64_t Ho, int64_t Wo,
-                             int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl)
+                             int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cl)
 
     void snn_dense_u8_i32(const uint8_t* x, int64_t M, int64_t K, const int32_t* wt, int64_t N, int64_t ldw,
                           const int32_t* bias, int32_t* out, int32_t* idx)
@@ -112,12 +110,15 @@ cdef extern from "spiking_simd.h" nogil:
     int64_t snn_quant_f64_i32(const double* x, int64_t n, double scale, int64_t lo, int64_t hi, int32_t* out)
     int64_t snn_quant_f64_i64(const double* x, int64_t n, double scale, int64_t lo, int64_t hi, int64_t* out)
 
+    enum:
+        SNN_CONV_IN_CL
+        SNN_CONV_OUT_CL
     int snn_isa()
     int snn_set_isa(int level)
     void snn_avgpool_u8(const uint8_t* x, int64_t C, int64_t H, int64_t W, float* out, int64_t Ho, int64_t Wo,
-                        int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cip)
+                        int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cip, int cl)
     void snn_avgpool_f32(const float* x, int64_t C, int64_t H, int64_t W, float* out, int64_t Ho, int64_t Wo,
-                         int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cip)
+                         int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int cip, int cl)
     void snn_maxpool_u8(const uint8_t* x, int64_t C, int64_t H, int64_t W, uint8_t* out, int64_t Ho, int64_t Wo,
                         int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, int64_t pl, int64_t dh, int64_t dw)
     void snn_maxpool_f32(const float* x, int64_t C, int64_t H, int64_t W, float* out, int64_t Ho, int64_t Wo,
@@ -268,33 +269,30 @@ def dense(const in_t[:, ::1] x, const float[:, ::1] wt, const float[::1] bias, f
 
 # ----------------------------------------------------------------------------- conv2d
 
-def _conv_taps(Py_ssize_t n_in, Py_ssize_t n_out, int k, int stride, int pad, int dil):
-    """t[v*k + p] = the output index u with u*stride + p*dil - pad == v, or -1 (none)."""
-    t = np.full((max(n_in, 1), k), -1, dtype=np.int32)
-    for p in range(k):
-        for u in range(n_out):
-            v = u * stride + p * dil - pad
-            if 0 <= v < n_in:
-                t[v, p] = u
-    return t
-
-
 def conv2d(const cx_t[:, :, :, ::1] x, const ca_t[:, :, :, :, ::1] wt, const ca_t[::1] bias,
-           co_t[:, :, :, ::1] out, int sh, int sw, int pt, int pl, int dh, int dw, int threads=0):
-    """ONNX Conv on rows [M, C, H, W] -> [M, O, Ho, Wo]. wt is [G, kh, kw, C/G, Ogp]:
+           co_t[:, :, :, ::1] out, int sh, int sw, int pt, int pl, int dh, int dw, int threads=0,
+           bint in_channels_last=False, bint out_channels_last=False):
+    """ONNX Conv on rows [M, C, H, W] -> [M, O, Ho, Wo]; in_channels_last: x is [M, H, W, C],
+    out_channels_last: out is [M, Ho, Wo, O]. wt is [G, kh, kw, C/G, Ogp]:
     wt[g, p, q, c, o'] = weight[g*Og + o', c, p, q] (Og = O/G), zero-padded to Ogp, a
     multiple of 16 (see conv_weight_layout), of the sum type: float32, or int32 for exact
     fixed point (the caller guarantees every partial sum fits in int32). Fixed point may
     also sum integer-valued float32 weights into an int32 `out`: the caller guarantees
     every input and partial sum is below 2^24 in magnitude (exact in f32, in any order).
 
-    Event driven by scattering: every non-zero input (a spike, a small pooled count, a
-    pixel) adds value * its weight row to the output pixels its taps reach, vectors over
-    output channels. Inputs outside [C, H, W] are
+    Event driven: the non-zero inputs (spikes, small pooled counts, pixels) of every input
+    pixel are listed once; every output pixel then sums value * weight row over the events
+    its taps reach, vectors over output channels held in registers, in the order in which
+    scattering the events in raster order would add them. Inputs outside [C, H, W] are
     never read and outputs outside [O, Ho, Wo] never written, whatever Ho and Wo are."""
     cdef Py_ssize_t M = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t G = wt.shape[0], kh = wt.shape[1], kw = wt.shape[2], Cg = wt.shape[3], Ogp = wt.shape[4]
     cdef Py_ssize_t O = out.shape[1], Ho = out.shape[2], Wo = out.shape[3]
+    cdef int flags = (SNN_CONV_IN_CL if in_channels_last else 0) | (SNN_CONV_OUT_CL if out_channels_last else 0)
+    if in_channels_last:
+        H, W, C = x.shape[1], x.shape[2], x.shape[3]
+    if out_channels_last:
+        Ho, Wo, O = out.shape[1], out.shape[2], out.shape[3]
     if (cx_t is float and (ca_t is int32_t or co_t is int32_t)) or (ca_t is int32_t and co_t is float):
         raise ValueError("spiking_kernels: conv2d: float inputs need float weights and outputs, int32 weights "
                          "int32 outputs")
@@ -308,16 +306,15 @@ def conv2d(const cx_t[:, :, :, ::1] x, const ca_t[:, :, :, :, ::1] wt, const ca_
         return
     _check(<double>kh * kw * Cg * Ogp < 2147483647.0, "conv2d: weight too large for 32-bit offsets")
     if C == 0 or H == 0 or W == 0:  # no inputs: every output is the bias
-        np.asarray(out)[...] = np.asarray(bias).reshape(-1, 1, 1) if bias.shape[0] == O else 0
+        bshape = [-1] if out_channels_last else [-1, 1, 1]
+        np.asarray(out)[...] = np.asarray(bias).reshape(bshape) if bias.shape[0] == O else 0
         return
     cdef const ca_t* bp = &bias[0] if bias.shape[0] == O else NULL
-    cdef int32_t[:, ::1] rt = _conv_taps(H, Ho, kh, sh, pt, dh)
-    cdef int32_t[:, ::1] ct = _conv_taps(W, Wo, kw, sw, pl, dw)
     cdef int nth = 1 if threads == 1 else openmp.omp_get_max_threads()   # rows of per-thread scratch
     sdt = np.float32 if ca_t is float else np.int32
-    cdef int32_t[:, ::1] idx = np.empty((nth, Cg + 4), dtype=np.int32)   # + padding to a multiple of 4
-    cdef ca_t[:, ::1] val = np.empty((nth, Cg + 4), dtype=sdt)
-    cdef ca_t[:, ::1] acc = np.empty((nth, Ho * Wo * G * Ogp), dtype=sdt)
+    # per input pixel and group: the event list padded to a multiple of 4, and its length
+    cdef int32_t[:, ::1] idx = np.empty((nth, H * W * (C + 5 * G)), dtype=np.int32)
+    cdef ca_t[:, ::1] val = np.empty((nth, H * W * (C + 4 * G)), dtype=sdt)
     cdef Py_ssize_t m
     cdef int tid
     cdef int nt = _nthreads(M, <double>M * (C * H * W + O * Ho * Wo) * 4, threads)
@@ -327,30 +324,24 @@ def conv2d(const cx_t[:, :, :, ::1] x, const ca_t[:, :, :, :, ::1] wt, const ca_
             if ca_t is float and co_t is float:
                 if cx_t is uint8_t:
                     snn_conv_u8_f32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
-                                    &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                    &acc[tid, 0])
+                                    sh, sw, pt, pl, dh, dw, bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0], flags)
                 elif cx_t is float:
                     snn_conv_f32_f32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
-                                     &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                     &acc[tid, 0])
+                                     sh, sw, pt, pl, dh, dw, bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0], flags)
             elif ca_t is float and co_t is int32_t:
                 if cx_t is uint8_t:
                     snn_conv_u8_f32i(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
-                                     &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                     &acc[tid, 0])
+                                     sh, sw, pt, pl, dh, dw, bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0], flags)
                 elif cx_t is int32_t:
                     snn_conv_i32_f32i(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
-                                      &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                      &acc[tid, 0])
+                                      sh, sw, pt, pl, dh, dw, bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0], flags)
             elif ca_t is int32_t and co_t is int32_t:
                 if cx_t is uint8_t:
                     snn_conv_u8_i32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
-                                    &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                    &acc[tid, 0])
+                                    sh, sw, pt, pl, dh, dw, bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0], flags)
                 elif cx_t is int32_t:
                     snn_conv_i32_i32(&x[m, 0, 0, 0], C, H, W, &wt[0, 0, 0, 0, 0], G, kh, kw, Og, Ogp, Ho, Wo,
-                                     &rt[0, 0], &ct[0, 0], bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0],
-                                     &acc[tid, 0])
+                                     sh, sw, pt, pl, dh, dw, bp, &out[m, 0, 0, 0], &idx[tid, 0], &val[tid, 0], flags)
 
 
 def dense_weight_layout(weight):
@@ -378,12 +369,15 @@ def conv_weight_layout(weight, int groups, dtype=np.float32):
 # ----------------------------------------------------------------------------- pooling
 
 def avgpool2d(const in_t[:, :, :, ::1] x, float[:, :, :, ::1] out, int kh, int kw, int sh, int sw,
-              int pt, int pl, bint count_include_pad, int threads=0):
+              int pt, int pl, bint count_include_pad, int threads=0, bint channels_last=False):
     """y = (sum of the window's elements inside the input) / N, N = kh*kw if
-    count_include_pad else the number of those elements (spec/ir.md avgpool2d)."""
+    count_include_pad else the number of those elements (spec/ir.md avgpool2d).
+    Rows [M, C, H, W] -> [M, C, Ho, Wo], or channels_last: [M, H, W, C] -> [M, Ho, Wo, C]."""
     cdef Py_ssize_t M = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t Ho = out.shape[2], Wo = out.shape[3]
-    _check(out.shape[0] == M and out.shape[1] == C, "avgpool2d: output shape")
+    if channels_last:
+        H, W, C, Ho, Wo = x.shape[1], x.shape[2], x.shape[3], out.shape[1], out.shape[2]
+    _check(out.shape[0] == M and out.shape[3 if channels_last else 1] == C, "avgpool2d: output shape")
     _check(kh >= 1 and kw >= 1 and sh >= 1 and sw >= 1 and pt >= 0 and pl >= 0, "avgpool2d: attributes")
     if M == 0 or C == 0 or Ho == 0 or Wo == 0 or H == 0 or W == 0:
         return
@@ -393,10 +387,10 @@ def avgpool2d(const in_t[:, :, :, ::1] x, float[:, :, :, ::1] out, int kh, int k
         for m in prange(M, schedule="static", num_threads=nt):
             if in_t is uint8_t:
                 snn_avgpool_u8(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
-                               count_include_pad)
+                               count_include_pad, channels_last)
             else:
                 snn_avgpool_f32(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
-                                count_include_pad)
+                                count_include_pad, channels_last)
 
 
 def maxpool2d(const in_t[:, :, :, ::1] x, in_t[:, :, :, ::1] out, int kh, int kw, int sh, int sw,
@@ -440,14 +434,17 @@ def global_avgpool(const in_t[:, :, ::1] x, float[:, ::1] out, int threads=0):
 
 
 def pool_sum(const px_t[:, :, :, ::1] x, po_t[:, :, :, ::1] out, int kh, int kw, int sh, int sw, int pt, int pl,
-             int threads=0):
-    """Window sums [M, C, H, W] -> [M, C, Ho, Wo] (padding adds 0): the fixed-point
-    avgpool2d / global_avgpool (power-of-two windows: the sum is the result, spec/ir.md
-    section 6) and the spike counts the float mode feeds to a conv. The caller picks an
-    output type that holds the worst case (uint8 only for uint8 inputs)."""
+             int threads=0, bint channels_last=False):
+    """Window sums [M, C, H, W] -> [M, C, Ho, Wo] (padding adds 0), or channels_last
+    [M, H, W, C] -> [M, Ho, Wo, C]: the fixed-point avgpool2d / global_avgpool
+    (power-of-two windows: the sum is the result, spec/ir.md section 6) and the spike
+    counts the float mode feeds to a conv. The caller picks an output type that holds
+    the worst case (uint8 only for uint8 inputs)."""
     cdef Py_ssize_t M = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3]
     cdef Py_ssize_t Ho = out.shape[2], Wo = out.shape[3]
-    _check(out.shape[0] == M and out.shape[1] == C, "pool_sum: output shape")
+    if channels_last:
+        H, W, C, Ho, Wo = x.shape[1], x.shape[2], x.shape[3], out.shape[1], out.shape[2]
+    _check(out.shape[0] == M and out.shape[3 if channels_last else 1] == C, "pool_sum: output shape")
     _check(kh >= 1 and kw >= 1 and sh >= 1 and sw >= 1 and pt >= 0 and pl >= 0, "pool_sum: attributes")
     _check(sizeof(po_t) >= sizeof(px_t) and (po_t is not uint8_t or <double>kh * kw <= 255),
            "pool_sum: output type narrower than the sums")
@@ -462,19 +459,25 @@ def pool_sum(const px_t[:, :, :, ::1] x, po_t[:, :, :, ::1] out, int kh, int kw,
         for m in prange(M, schedule="static", num_threads=nt):
             if px_t is uint8_t:
                 if po_t is uint8_t:
-                    snn_poolsum_u8_u8(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+                    snn_poolsum_u8_u8(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
+                                       channels_last)
                 elif po_t is int32_t:
-                    snn_poolsum_u8_i32(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+                    snn_poolsum_u8_i32(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
+                                       channels_last)
                 else:
-                    snn_poolsum_u8_i64(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+                    snn_poolsum_u8_i64(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
+                                       channels_last)
             elif px_t is int32_t:
                 if po_t is int32_t:
-                    snn_poolsum_i32_i32(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+                    snn_poolsum_i32_i32(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
+                                       channels_last)
                 elif po_t is int64_t:
-                    snn_poolsum_i32_i64(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+                    snn_poolsum_i32_i64(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
+                                       channels_last)
             else:
                 if po_t is int64_t:
-                    snn_poolsum_i64_i64(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl)
+                    snn_poolsum_i64_i64(&x[m, 0, 0, 0], C, H, W, &out[m, 0, 0, 0], Ho, Wo, kh, kw, sh, sw, pt, pl,
+                                       channels_last)
 
 
 # ----------------------------------------------------------------------------- add / mul

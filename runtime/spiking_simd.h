@@ -116,6 +116,33 @@ SNN_AVX512 static inline int64_t snn_nonzero_f32_avx512(const float *x, int64_t 
 
 #endif
 
+/* Indices of the non-zero bytes of a contiguous run (a channels-last pixel's spikes or
+ * counts), a 64-bit word at a time: a pixel's few events cost a few iterations, not one
+ * per channel. idx needs n entries. */
+SNN_INLINE int64_t snn_list_u8(const uint8_t *x, int64_t n, int32_t *idx) {
+    int64_t cnt = 0, c = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; c + 8 <= n; c += 8) {
+        uint64_t wv;
+        memcpy(&wv, x + c, 8);
+        while (wv) {   /* the lowest non-zero byte is the first channel that fired */
+            int b = __builtin_ctzll(wv) >> 3;
+            idx[cnt++] = (int32_t)(c + b);
+            wv &= ~((uint64_t)0xFF << (8 * b));
+        }
+    }
+#endif
+    for (; c < n; c++) {
+        idx[cnt] = (int32_t)c;
+        cnt += (x[c] != 0);
+    }
+    return cnt;
+}
+
+/* conv2d layouts (flags): the input / the output channels last ([H, W, C] per row) */
+#define SNN_CONV_IN_CL 1
+#define SNN_CONV_OUT_CL 2
+
 /* ---- the explicit-vector kernels, one instance per instruction set ---- */
 
 #define SNN_NZ_U8 snn_nonzero_u8
@@ -239,9 +266,9 @@ static void snn_dense_i32_i32(const int32_t *x, int64_t M, int64_t K, const int3
 
 #define SNN_CONV_PARAMS(XT, AT, OT)                                                                  \
     const XT *x, int64_t C, int64_t H, int64_t W, const AT *wt, int64_t G, int64_t kh, int64_t kw,    \
-    int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t *rt, const int32_t *ct,            \
-    const AT *bias, OT *out, int32_t *idx, AT *val, AT *acc
-#define SNN_CONV_CALL (x, C, H, W, wt, G, kh, kw, Og, Ogp, Ho, Wo, rt, ct, bias, out, idx, val, acc)
+    int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, int64_t sh, int64_t sw, int64_t pt, int64_t pl,  \
+    int64_t dh, int64_t dw, const AT *bias, OT *out, int32_t *idx, AT *val, int flags
+#define SNN_CONV_CALL (x, C, H, W, wt, G, kh, kw, Og, Ogp, Ho, Wo, sh, sw, pt, pl, dh, dw, bias, out, idx, val, flags)
 
 static void snn_conv_u8_f32(SNN_CONV_PARAMS(uint8_t, float, float)) { SNN_DISPATCH(snn_conv_u8_f32, SNN_CONV_CALL); }
 static void snn_conv_f32_f32(SNN_CONV_PARAMS(float, float, float)) { SNN_DISPATCH(snn_conv_f32_f32, SNN_CONV_CALL); }
@@ -331,9 +358,41 @@ SNN_INLINE void snn_col_range(int64_t W, int64_t Wo, int64_t sw, int64_t off, in
     *jhi = hi < Wo ? hi : Wo;
 }
 
+/* Window sums of a channels-last row ([H, W, C] -> [Ho, Wo, C]): every tap adds a run of
+ * C contiguous elements (vectors over channels, no column tables), in the same p-major
+ * then q order as the planar loops below, so the results are the same numbers. n: the
+ * number of taps inside the input (for the average without the padding). */
+#define SNN_POOL_CL_BODY(XT, OT, FINISH)                                                             \
+    for (int64_t i = 0; i < Ho; i++) {                                                               \
+        for (int64_t j = 0; j < Wo; j++) {                                                           \
+            OT *restrict o = out + (i * Wo + j) * C;                                                 \
+            for (int64_t c = 0; c < C; c++) o[c] = 0;                                                \
+            int64_t n = 0;                                                                           \
+            for (int64_t p = 0; p < kh; p++) {                                                       \
+                int64_t h = i * sh + p - pt;                                                         \
+                if (h < 0 || h >= H) continue;                                                       \
+                for (int64_t q = 0; q < kw; q++) {                                                   \
+                    int64_t w = j * sw + q - pl;                                                     \
+                    if (w < 0 || w >= W) continue;                                                   \
+                    n++;                                                                             \
+                    const XT *restrict xr = x + (h * W + w) * C;                                     \
+                    for (int64_t c = 0; c < C; c++) o[c] += (OT)xr[c];                               \
+                }                                                                                    \
+            }                                                                                        \
+            FINISH                                                                                   \
+        }                                                                                            \
+    }
+
 /* y = (sum of the window's inside elements, p-major then q) / N; N = kh*kw if
- * count_include_pad else the number of inside elements. */
+ * count_include_pad else the number of inside elements. cl: channels last. */
 #define SNN_AVGPOOL_BODY(XT)                                                                         \
+    if (cl) {                                                                                        \
+        SNN_POOL_CL_BODY(XT, float, {                                                                \
+            float d = count_include_pad ? (float)(kh * kw) : (float)n;                               \
+            for (int64_t c = 0; c < C; c++) o[c] = o[c] / d;                                         \
+        })                                                                                           \
+        return;                                                                                      \
+    }                                                                                                \
     for (int64_t c = 0; c < C; c++) {                                                                \
         const XT *xc = x + c * H * W;                                                                \
         for (int64_t i = 0; i < Ho; i++) {                                                           \
@@ -363,11 +422,11 @@ SNN_INLINE void snn_col_range(int64_t W, int64_t Wo, int64_t sw, int64_t off, in
 
 SNN_CLONES static void snn_avgpool_u8(const uint8_t *x, int64_t C, int64_t H, int64_t W, float *out, int64_t Ho,
                                       int64_t Wo, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt,
-                                      int64_t pl, int count_include_pad) { SNN_AVGPOOL_BODY(uint8_t) }
+                                      int64_t pl, int count_include_pad, int cl) { SNN_AVGPOOL_BODY(uint8_t) }
 
 SNN_CLONES static void snn_avgpool_f32(const float *x, int64_t C, int64_t H, int64_t W, float *out, int64_t Ho,
                                        int64_t Wo, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt,
-                                       int64_t pl, int count_include_pad) { SNN_AVGPOOL_BODY(float) }
+                                       int64_t pl, int count_include_pad, int cl) { SNN_AVGPOOL_BODY(float) }
 
 /* Window sums (padding adds 0): the fixed-point avgpool2d / global_avgpool of a
  * power-of-two window (spec/ir.md section 6: the sum, with log2(n) more fraction bits), and
@@ -375,6 +434,10 @@ SNN_CLONES static void snn_avgpool_f32(const float *x, int64_t C, int64_t H, int
  * 1/n). OT is wide enough for the caller's worst case. The common 2x2, stride 2 window of
  * an unpadded row reads adjacent pairs (vectorizes). */
 #define SNN_POOLSUM_BODY(XT, OT)                                                                     \
+    if (cl) {                                                                                        \
+        SNN_POOL_CL_BODY(XT, OT, (void)n;)                                                           \
+        return;                                                                                      \
+    }                                                                                                \
     for (int64_t c = 0; c < C; c++) {                                                                \
         const XT *xc = x + c * H * W;                                                                \
         for (int64_t i = 0; i < Ho; i++) {                                                           \
@@ -400,7 +463,7 @@ SNN_CLONES static void snn_avgpool_f32(const float *x, int64_t C, int64_t H, int
 #define SNN_POOLSUM(NAME, XT, OT)                                                                    \
     SNN_CLONES static void NAME(const XT *x, int64_t C, int64_t H, int64_t W, OT *out, int64_t Ho,     \
                                 int64_t Wo, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt, \
-                                int64_t pl) { SNN_POOLSUM_BODY(XT, OT) }
+                                int64_t pl, int cl) { SNN_POOLSUM_BODY(XT, OT) }
 SNN_POOLSUM(snn_poolsum_u8_u8, uint8_t, uint8_t)
 SNN_POOLSUM(snn_poolsum_u8_i32, uint8_t, int32_t)
 SNN_POOLSUM(snn_poolsum_u8_i64, uint8_t, int64_t)

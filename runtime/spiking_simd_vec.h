@@ -299,97 +299,126 @@ SNN_TGT static void SNN_FN(snn_gemm)(const float *x, int64_t M, int64_t K, const
     }
 }
 
-/* Event-driven conv2d of one row (one sample at one step), by scattering; one design for
- * float (AT float) and fixed point (AT int32: exact, the caller checks the worst case fits):
- *   1. per input pixel (h, w) and group g, the non-zero input channels are listed (idx, val);
- *      pixels without events cost only this scan;
- *   2. every tap (p, q) of a listed pixel reaches at most one output pixel (i, j), read from
- *      the tables rt[h*kh + p] = i and ct[w*kw + q] = j (-1: none, e.g. stride or border);
- *      4, 2 or 1 vectors of acc[i, j, g, :] stay in registers while the pixel's events add
- *      val * weight row (SIMD over output channels), four events per iteration: the list is
- *      padded with zero events to a multiple of 4, so the loop over a pixel's few events
- *      (typically 1-4) mostly runs once per tap, one path serves spikes, counts and values
- *      (FMAs cost what additions do; 0 * w adds nothing, exactly) and it measured as fast
- *      as an exact-count loop on the benchmark CNN's pooled counts. acc is channels last,
- *      [Ho*Wo, G*Ogp]: a row's whole working set (acc and the weights) stays in L1/L2;
- *   3. acc is transposed to out [O, Ho, Wo], + bias (after the sum, like the reference),
- *      converted to OT.
+/* Event-driven conv2d of one row (one sample at one step); one design for float (AT float)
+ * and fixed point (AT int32: exact, the caller checks the worst case fits):
+ *   1. per input pixel (h, w) and group g, the non-zero input channels are listed once
+ *      (idx, val; a contiguous uint8 run is scanned a word at a time): the events. The
+ *      list is padded with zero events to a multiple of 4;
+ *   2. per output pixel (i, j) and group, 4, 2 or 1 vectors of sums stay in registers
+ *      while the events of the inputs its taps (p, q) reach add val * weight row (SIMD
+ *      over output channels); two neighbouring pixels at a time, whose chains of FMAs
+ *      are independent (one pixel's are latency bound); four events per iteration: a
+ *      pixel's few events (typically
+ *      1-4) mostly take one iteration per tap, one path serves spikes, counts and values
+ *      (FMAs cost what additions do; 0 * w adds nothing, exactly). The taps are visited
+ *      p-major, q-minor, i.e. in raster order of the input pixels: every output sums its
+ *      terms in the order of the scatter formulation (each event adding its weight rows
+ *      to the outputs it reaches, raster order), the same floats. No accumulator array:
+ *      no clearing, loads or stores of partial sums, and no transpose pass;
+ *   3. + bias (after the sum, like the reference), converted to OT, stored to out
+ *      [O, Ho, Wo], or (SNN_CONV_OUT_CL in flags) [Ho, Wo, O], channels last: the layout
+ *      the next if/pooling/conv keep (vectors, no transposes between them).
+ * x is [C, H, W], or [H, W, C] with SNN_CONV_IN_CL: a pixel's channels are then one
+ * contiguous run.
  * wt is [G, kh, kw, Cg, Ogp] of AT, Ogp = Og rounded up to 16 (zero padding).
  * Fixed point runs either instance: AT int32, or AT float with OT int32 when the caller
  * knows every partial sum is an integer below 2^24 in magnitude (then f32 is exact in any
  * order, and FMAs are cheaper than int32 multiplies).
- * Scratch: idx [Cg + 3], val [Cg + 3] of AT, acc [Ho*Wo*G*Ogp] of AT. */
-#define SNN_CONV_ACC(NV)                                                                             \
-    for (; o0 + (NV) * VL <= Ogp; o0 += (NV) * VL) {                                                 \
-        VA a[NV];                                                                                    \
-        for (int r = 0; r < (NV); r++) a[r] = ALD(ap + o0 + VL * r);                                 \
-        for (int64_t k = 0; k < n; k += 4) {                                                         \
-            const AT *w0 = wb + (int64_t)idx[k] * Ogp + o0, *w1 = wb + (int64_t)idx[k + 1] * Ogp + o0; \
-            const AT *w2 = wb + (int64_t)idx[k + 2] * Ogp + o0, *w3 = wb + (int64_t)idx[k + 3] * Ogp + o0; \
-            VA s0 = ASPLAT(val[k]), s1 = ASPLAT(val[k + 1]), s2 = ASPLAT(val[k + 2]), s3 = ASPLAT(val[k + 3]); \
-            for (int r = 0; r < (NV); r++) {                                                         \
-                a[r] += s0 * ALD(w0 + VL * r);                                                       \
-                a[r] += s1 * ALD(w1 + VL * r);                                                       \
-                a[r] += s2 * ALD(w2 + VL * r);                                                       \
-                a[r] += s3 * ALD(w3 + VL * r);                                                       \
+ * Scratch: idx [H*W*(C + 5*G)] int32 (the lists, then the counts), val [H*W*(C + 4*G)] of AT. */
+#define SNN_CONV_EV(A, E)   /* A += the events of list E, four at a time */                        \
+    {                                                                                                \
+        const int32_t *ix = idx + (E) * LS;                                                          \
+        const AT *vv = val + (E) * LS;                                                               \
+        for (int64_t k = 0, n = cnt[E]; k < n; k += 4) {                                             \
+            const AT *w0 = wb + (int64_t)ix[k] * Ogp, *w1 = wb + (int64_t)ix[k + 1] * Ogp;           \
+            const AT *w2 = wb + (int64_t)ix[k + 2] * Ogp, *w3 = wb + (int64_t)ix[k + 3] * Ogp;       \
+            VA s0 = ASPLAT(vv[k]), s1 = ASPLAT(vv[k + 1]), s2 = ASPLAT(vv[k + 2]), s3 = ASPLAT(vv[k + 3]); \
+            for (int r = 0; r < NV_; r++) {                                                          \
+                A[r] += s0 * ALD(w0 + VL * r);                                                       \
+                A[r] += s1 * ALD(w1 + VL * r);                                                       \
+                A[r] += s2 * ALD(w2 + VL * r);                                                       \
+                A[r] += s3 * ALD(w3 + VL * r);                                                       \
             }                                                                                        \
         }                                                                                            \
-        for (int r = 0; r < (NV); r++) AST(ap + o0 + VL * r, a[r]);                                  \
+    }
+
+#define SNN_CONV_STORE(A, J)                                                                         \
+    if (cl_out && o0 + NV_ * VL <= Og) {  /* whole vectors of real channels */                       \
+        OT *op_ = out + (i * Wo + (J)) * O + g * Og + o0;                                            \
+        for (int r = 0; r < NV_; r++) {                                                              \
+            VA v_ = A[r];                                                                            \
+            if (bias) v_ += ALD(bias + g * Og + o0 + VL * r);                                        \
+            OST(op_ + VL * r, OCVT(v_));                                                             \
+        }                                                                                            \
+    } else {                                                                                         \
+        AT part[NV_ * VL];                                                                           \
+        for (int r = 0; r < NV_; r++) AST(part + VL * r, A[r]);                                      \
+        for (int64_t o = 0; o < NV_ * VL && o0 + o < Og; o++) {                                      \
+            int64_t oc = g * Og + o0 + o;                                                            \
+            AT v_ = bias ? part[o] + bias[oc] : part[o];                                             \
+            out[cl_out ? (i * Wo + (J)) * O + oc : oc * Ho * Wo + i * Wo + (J)] = (OT)v_;           \
+        }                                                                                            \
+    }
+
+/* Output pixels ja and jb = ja + 1 (if pair): two independent sets of FMA chains per tap
+ * (one pixel's chains are latency bound). */
+#define SNN_CONV_GATHER(NV)                                                                          \
+    for (; o0 + (NV) * VL <= Ogp; o0 += (NV) * VL) {                                                 \
+        enum { NV_ = (NV) };                                                                         \
+        VA a[NV], b[NV];                                                                             \
+        for (int r = 0; r < (NV); r++) { a[r] = ASPLAT(0); b[r] = ASPLAT(0); }                       \
+        for (int64_t p = 0; p < kh; p++) {                                                           \
+            int64_t h = i * sh + p * dh - pt;                                                        \
+            if (h < 0 || h >= H) continue;                                                           \
+            for (int64_t q = 0; q < kw; q++) {                                                       \
+                const AT *wb = wt + ((g * kh + p) * kw + q) * Cg * Ogp + o0;                         \
+                int64_t wa = ja * sw + q * dw - pl, wb_ = wa + sw;                                   \
+                if (wa >= 0 && wa < W) SNN_CONV_EV(a, (h * W + wa) * G + g)                          \
+                if (pair && wb_ >= 0 && wb_ < W) SNN_CONV_EV(b, (h * W + wb_) * G + g)               \
+            }                                                                                        \
+        }                                                                                            \
+        SNN_CONV_STORE(a, ja)                                                                        \
+        if (pair) { SNN_CONV_STORE(b, ja + 1) }                                                      \
     }
 
 #define SNN_CONV_BODY(XT)                                                                            \
-    const int64_t HW = H * W, Cg = C / G, O = G * Og, L = G * Ogp;                                   \
-    memset(acc, 0, (size_t)(Ho * Wo * L) * sizeof(AT));                                              \
-    for (int64_t h = 0; h < H; h++) {                                                                \
-        const int32_t *rth = rt + h * kh;                                                            \
-        for (int64_t w_ = 0; w_ < W; w_++) {                                                         \
-            const int32_t *ctw = ct + w_ * kw;                                                       \
-            for (int64_t g = 0; g < G; g++) {                                                        \
-                const XT *xp = x + g * Cg * HW + h * W + w_;                                         \
-                int64_t n = 0;                                                                       \
+    const int64_t HW = H * W, Cg = C / G, O = G * Og, LS = Cg + 4;                                   \
+    const int cl_in = (flags & SNN_CONV_IN_CL) != 0, cl_out = (flags & SNN_CONV_OUT_CL) != 0;        \
+    const int64_t cs = cl_in ? 1 : HW, ps = cl_in ? C : 1;                                           \
+    int32_t *cnt = idx + HW * G * LS;                                                                \
+    for (int64_t e = 0; e < HW; e++) {                                                               \
+        for (int64_t g = 0; g < G; g++) {                                                            \
+            const XT *xp = x + g * Cg * cs + e * ps;                                                 \
+            int32_t *li = idx + (e * G + g) * LS;                                                    \
+            AT *lv = val + (e * G + g) * LS;                                                         \
+            int64_t n = 0;                                                                           \
+            if (sizeof(XT) == 1 && cs == 1) {                                                        \
+                n = snn_list_u8((const uint8_t *)xp, Cg, li);                                        \
+            } else {                                                                                 \
                 for (int64_t c = 0; c < Cg; c++) {    /* branch-free listing */                      \
-                    XT xv = xp[c * HW];                                                              \
-                    idx[n] = (int32_t)c;                                                             \
-                    val[n] = (AT)xv;                                                                 \
-                    n += (xv != 0);                                                                  \
-                }                                                                                    \
-                if (n == 0) continue;                                                                \
-                for (int64_t k = n; k < n + 3; k++) { idx[k] = 0; val[k] = 0; }  /* to a multiple of 4 */ \
-                for (int64_t p = 0; p < kh; p++) {                                                   \
-                    int64_t i = rth[p];                                                              \
-                    if (i < 0) continue;                                                             \
-                    for (int64_t q = 0; q < kw; q++) {                                               \
-                        int64_t j = ctw[q];                                                          \
-                        if (j < 0) continue;                                                         \
-                        AT *ap = acc + (i * Wo + j) * L + g * Ogp;                                   \
-                        const AT *wb = wt + ((g * kh + p) * kw + q) * Cg * Ogp;                      \
-                        int64_t o0 = 0;                                                              \
-                        SNN_CONV_ACC(4)                                                              \
-                        SNN_CONV_ACC(2)                                                              \
-                        SNN_CONV_ACC(1)                                                              \
-                    }                                                                                \
+                    li[n] = (int32_t)c;                                                              \
+                    n += (xp[c * cs] != 0);                                                          \
                 }                                                                                    \
             }                                                                                        \
+            for (int64_t k = 0; k < n; k++) lv[k] = (AT)xp[li[k] * cs];                              \
+            for (int64_t k = n; k < n + 3; k++) { li[k] = 0; lv[k] = 0; }  /* to a multiple of 4 */  \
+            cnt[e * G + g] = (int32_t)n;                                                             \
         }                                                                                            \
     }                                                                                                \
-    for (int64_t e0 = 0; e0 < Ho * Wo; e0 += 16) {   /* blocked transpose: the block stays in L1 */ \
-        int64_t e1 = e0 + 16 < Ho * Wo ? e0 + 16 : Ho * Wo;                                          \
-        for (int64_t o = 0; o < O; o++) {                                                            \
-            OT *orow = out + o * Ho * Wo;                                                            \
-            const AT *tc = acc + (o / Og) * Ogp + o % Og;                                            \
-            AT bo = bias ? bias[o] : (AT)0;                                                          \
-            if (bias) {                                                                              \
-                for (int64_t e = e0; e < e1; e++) orow[e] = (OT)(tc[e * L] + bo);                    \
-            } else {                                                                                 \
-                for (int64_t e = e0; e < e1; e++) orow[e] = (OT)tc[e * L];                           \
-            }                                                                                        \
-        }                                                                                            \
-    }
+    for (int64_t i = 0; i < Ho; i++)                                                                 \
+        for (int64_t ja = 0; ja < Wo; ja += 2)                                                       \
+            for (int64_t g = 0; g < G; g++) {                                                        \
+                const int pair = ja + 1 < Wo;                                                        \
+                int64_t o0 = 0;                                                                      \
+                SNN_CONV_GATHER(4)                                                                   \
+                SNN_CONV_GATHER(2)                                                                   \
+                SNN_CONV_GATHER(1)                                                                   \
+            }
 
 #define SNN_CONV_ARGS(XT, AT_, OT_)                                                                  \
     const XT *x, int64_t C, int64_t H, int64_t W, const AT_ *wt, int64_t G, int64_t kh, int64_t kw,  \
-    int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, const int32_t *rt, const int32_t *ct,          \
-    const AT_ *bias, OT_ *out, int32_t *idx, AT_ *val, AT_ *acc
+    int64_t Og, int64_t Ogp, int64_t Ho, int64_t Wo, int64_t sh, int64_t sw, int64_t pt, int64_t pl, \
+    int64_t dh, int64_t dw, const AT_ *bias, OT_ *out, int32_t *idx, AT_ *val, int flags
 
 #define AT float
 #define VA SNN_VT
@@ -397,26 +426,38 @@ SNN_TGT static void SNN_FN(snn_gemm)(const float *x, int64_t M, int64_t K, const
 #define AST(p, v) do { VA s_ = (v); memcpy((p), &s_, sizeof s_); } while (0)
 #define ASPLAT(a) ((VA){0} + (AT)(a))
 #define OT float
+#define OCVT(v) (v)
+#define OST(p, v) AST(p, v)
 SNN_TGT static void SNN_FN(snn_conv_u8_f32)(SNN_CONV_ARGS(uint8_t, float, float)) { SNN_CONV_BODY(uint8_t) }
 SNN_TGT static void SNN_FN(snn_conv_f32_f32)(SNN_CONV_ARGS(float, float, float)) { SNN_CONV_BODY(float) }
 #undef OT
+#undef OCVT
+#undef OST
 #define OT int32_t
+#define OCVT(v) __builtin_convertvector((v), SNN_VTI)
+#define OST(p, v) do { SNN_VTI s_ = (v); memcpy((p), &s_, sizeof s_); } while (0)
 SNN_TGT static void SNN_FN(snn_conv_u8_f32i)(SNN_CONV_ARGS(uint8_t, float, int32_t)) { SNN_CONV_BODY(uint8_t) }
 SNN_TGT static void SNN_FN(snn_conv_i32_f32i)(SNN_CONV_ARGS(int32_t, float, int32_t)) { SNN_CONV_BODY(int32_t) }
 #undef AT
 #undef VA
+#undef OCVT
 #define AT int32_t
 #define VA SNN_VTI
+#define OCVT(v) (v)
 SNN_TGT static void SNN_FN(snn_conv_u8_i32)(SNN_CONV_ARGS(uint8_t, int32_t, int32_t)) { SNN_CONV_BODY(uint8_t) }
 SNN_TGT static void SNN_FN(snn_conv_i32_i32)(SNN_CONV_ARGS(int32_t, int32_t, int32_t)) { SNN_CONV_BODY(int32_t) }
 #undef OT
+#undef OCVT
+#undef OST
 #undef AT
 #undef VA
 #undef ALD
 #undef AST
 #undef ASPLAT
 
-#undef SNN_CONV_ACC
+#undef SNN_CONV_GATHER
+#undef SNN_CONV_EV
+#undef SNN_CONV_STORE
 #undef SNN_CONV_BODY
 #undef SNN_CONV_ARGS
 #undef VLD

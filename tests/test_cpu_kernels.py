@@ -1,6 +1,7 @@
 """The CPU simulator's convolution-path kernels against plain numpy written here (not
 sncc.semantics): the event-driven conv2d in all its sum types (float32; int32; integer
-f32 sums landing in int32), window sums, fixed-point add/mul, the 2x2 gated max pool, on
+f32 sums landing in int32; planar or channels-last images), window sums and averages
+(planar or channels last), fixed-point add/mul, the 2x2 gated max pool, on
 random shapes and attributes (stride, padding, dilation, groups, depthwise, 1x1, output
 channels beyond one vector) and at the extremes of the types; then whole modules through
 the simulator (avgpool counts feeding a conv, residual adds) against the interpreter,
@@ -93,6 +94,38 @@ def test_conv2d_float_within_rounding(cfg):
         assert np.array_equal(out, out2)  # the split over threads changes nothing
 
 
+def to_cl(a):
+    return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
+
+
+@pytest.mark.parametrize("cfg", CONFIGS)
+@pytest.mark.parametrize("cl_in,cl_out", [(True, False), (False, True), (True, True)])
+def test_conv2d_channels_last(cfg, cl_in, cl_out):
+    """Channels-last input and/or output ([M, H, W, C]): exact for integers, and for floats
+    the same numbers as the planar layout (the layout changes no sum)."""
+    rng = np.random.default_rng(11)
+    C, O, G, (kh, kw), stride, pads, dil, H, W = cfg
+    w = rng.integers(-127, 128, (O, C // G, kh, kw))
+    b = rng.integers(-1000, 1000, O)
+    counts = (rng.random((4, C, H, W)) < 0.3) * rng.integers(1, 5, (4, C, H, W)).astype(np.uint8)
+    ints = rng.integers(-128, 128, (4, C, H, W)).astype(np.int32)
+    wf = rng.normal(0, 0.3, (O, C // G, kh, kw)).astype(np.float32)
+    bf = rng.normal(0, 0.3, O).astype(np.float32)
+    floats = (rng.normal(0, 1, (4, C, H, W)) * (rng.random((4, C, H, W)) < 0.5)).astype(np.float32)
+    cases = [(counts, w, b, np.int32, np.int32), (ints, w, b, np.float32, np.int32), (counts, w, None, np.int32, np.int32),
+             (counts, wf, bf, np.float32, np.float32), (floats, wf, bf, np.float32, np.float32)]
+    for x, wt, bias, sdt, odt in cases:
+        planar, ref = run_conv(x, wt, bias, cfg, sdt, odt)
+        out = np.full(to_cl(planar).shape if cl_out else planar.shape, 7, odt)
+        K.conv2d(to_cl(x) if cl_in else x, K.conv_weight_layout(wt, G, sdt),
+                 np.zeros(0, sdt) if bias is None else np.asarray(bias).astype(sdt), out, *stride, pads[0], pads[1],
+                 *dil, 0, cl_in, cl_out)
+        got = out.transpose(0, 3, 1, 2) if cl_out else out
+        assert np.array_equal(got, planar), (x.dtype, sdt)
+        if odt == np.int32:
+            assert np.array_equal(got, ref)
+
+
 def test_conv2d_at_the_type_extremes():
     """int32 sums up to 2^31 - 1 (the lowering's bound) and f32 sums up to 2^24 - 1."""
     cfg = (4, 16, 1, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 6, 6)
@@ -120,7 +153,7 @@ def window_sum_ref(x, k, s, pads):
     M, C, H, W = x.shape
     (kh, kw), (sh, sw), (pt, pl) = k, s, pads
     Ho, Wo = (H + 2 * pt - kh) // sh + 1, (W + 2 * pl - kw) // sw + 1
-    y = np.zeros((M, C, Ho, Wo), np.int64)
+    y = np.zeros((M, C, Ho, Wo), np.int64 if x.dtype.kind in "iu" else np.float64)
     for i in range(Ho):
         for j in range(Wo):
             for p in range(kh):
@@ -148,6 +181,31 @@ def test_pool_sum(k, s, pads):
             assert np.array_equal(out, ref), (x.dtype, odt)
     with pytest.raises(ValueError, match="narrower"):
         K.pool_sum(cases[1][0], np.zeros(ref.shape, np.uint8), *k, *s, *pads)
+    for x, odts in cases:  # channels last: [M, H, W, C] -> [M, Ho, Wo, C]
+        ref = window_sum_ref(x, k, s, pads)
+        for odt in odts:
+            out = np.full(to_cl(ref).shape, 5, odt)
+            K.pool_sum(to_cl(x), out, *k, *s, *pads, 0, True)
+            assert np.array_equal(out, to_cl(ref)), (x.dtype, odt)
+
+
+@pytest.mark.parametrize("k,s,pads", [((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (1, 1)), ((4, 2), (1, 3), (2, 1))])
+@pytest.mark.parametrize("include_pad", [False, True])
+def test_avgpool2d_channels_last(k, s, pads, include_pad):
+    """avgpool2d of spikes and floats, channels last: the window sum over the taps inside
+    divided by kh*kw (count_include_pad) or by their number; the same floats as planar."""
+    rng = np.random.default_rng(4)
+    H, W = 9, 10
+    ones = np.ones((1, 1, H, W), np.int64)
+    for x in ((rng.random((3, 5, H, W)) < 0.5).astype(np.uint8), rng.normal(0, 1, (3, 5, H, W)).astype(np.float32)):
+        n = k[0] * k[1] if include_pad else window_sum_ref(ones, k, s, pads)
+        ref = window_sum_ref(x, k, s, pads) / n
+        planar = np.empty(ref.shape, np.float32)
+        K.avgpool2d(x, planar, *k, *s, *pads, include_pad)
+        out = np.full(to_cl(ref).shape, 5, np.float32)
+        K.avgpool2d(to_cl(x), out, *k, *s, *pads, include_pad, 0, True)
+        assert np.array_equal(out, to_cl(planar))
+        np.testing.assert_allclose(out, to_cl(ref), rtol=1e-6, atol=1e-6)
 
 
 def test_binary_fixed_shifts_broadcasting_and_extremes():
@@ -252,6 +310,53 @@ def test_counts_fed_to_a_conv_float_exact(window, include_pad):
     else:  # means of 9 are rounded: summation order may flip a spike; close, not equal
         assert np.abs(out - ref).max() <= 0.05 * np.abs(ref).max()
     assert np.abs(ref).max() > 0
+
+
+def chain_module(rng, T=5):
+    """The benchmark CNN's shape with every conv attribute: conv (stride 2) - if - depthwise
+    conv (dilation 2, padding 2) - if - avgpool counts - conv (5 outputs, not a vector) -
+    if - avgpool (float, for the dense) - flatten - dense: every image between the convs
+    is channels last."""
+    m = Module("chain", {"T": T})
+    x = m.add("input", (), {"index": 0}, "x", TensorType((3, 13, 11)))
+    e = m.add("encode", [x], {"mode": "constant"}, "e")
+    c1 = m.add("conv2d", [e, m.const(dy(rng, (8, 3, 3, 3)), "w1"), m.const(dy(rng, (8,)), "b1")],
+               {"pads": [1, 1, 1, 1], "strides": [2, 2]}, "c1")
+    s1 = m.add("if", [c1], {"threshold": 1.0}, "s1")
+    c2 = m.add("conv2d", [s1, m.const(dy(rng, (8, 1, 3, 3)), "w2"), m.const(dy(rng, (8,)), "b2")],
+               {"pads": [2, 2, 2, 2], "dilations": [2, 2], "groups": 8}, "c2")
+    s2 = m.add("if", [c2], {"threshold": 0.75, "v0": 0.25}, "s2")
+    p2 = m.add("avgpool2d", [s2], {"kernel": [2, 2], "strides": [2, 2]}, "p2")
+    c3 = m.add("conv2d", [p2, m.const(dy(rng, (5, 8, 3, 3)), "w3")], {"pads": [1, 1, 1, 1]}, "c3")
+    s3 = m.add("if", [c3], {"threshold": 1.0, "reset": "zero"}, "s3")
+    p3 = m.add("avgpool2d", [s3], {"kernel": [2, 2], "strides": [1, 1], "pads": [1, 1, 1, 1], "count_include_pad": True},
+               "p3")
+    f = m.add("flatten", [p3], name="f")
+    n = int(np.prod(f.type.shape))
+    d = m.add("dense", [f, m.const(dy(rng, (4, n)), "w4"), m.const(dy(rng, (4,)), "b4")], name="d")
+    m.outputs = [m.add("readout", [d], name="o")]
+    return m.verify()
+
+
+def test_channels_last_chain_float_and_fixed_exact():
+    """Dyadic weights (every f32 sum exact): the channels-last plan equals the interpreter
+    exactly in float mode, and bit for bit in fixed point, at 1 and 2 threads."""
+    rng = np.random.default_rng(12)
+    m = chain_module(rng)
+    sim = CpuSimulator(m)
+    plan = sim.describe()
+    for line in ("c1 = Conv2d(%e)  [static float32 [7, 6, 8]]", "s2 = If(%c2)  [dynamic uint8 [7, 6, 8]]",
+                 "p2 = PoolSum(%s2)  [dynamic uint8 [3, 3, 8]]", "p3 = AvgPool(%s3)  [dynamic float32 [4, 4, 5]]"):
+        assert line in plan, plan
+    x = dy(rng, (12, 3, 13, 11), 0, 9, 8)
+    ref = sncc.interpret(m, x)
+    assert np.abs(ref).max() > 0
+    assert np.array_equal(sim.run(x), ref)
+    assert np.array_equal(CpuSimulator(m, threads=1).run(x), ref)
+    qm = sncc.PassManager.parse("quantize{weight_bits=8}").run(m.clone(), PassContext())
+    qref = sncc.interpret(qm, x)
+    for t, cb in ((1, 1 << 23), (2, 1 << 14)):
+        assert np.array_equal(CpuSimulator(qm, mode="fixed", threads=t, chunk_bytes=cb).run(x), qref)
 
 
 @pytest.mark.parametrize("opts", ["weight_bits=8", "weight_bits=4,membrane_bits=10", "weight_bits=16,input_bits=16"])
