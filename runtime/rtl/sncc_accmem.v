@@ -42,22 +42,23 @@ module sncc_accmem #(
     reg [AB:0]     ccnt;
 
     // which write in flight stage 3 must see: decided in stage 2 from the addresses one cycle
-    // ahead (next cycle h1 = this cycle's stage 3, h2 = this cycle's h1), so the path into the
-    // memory's write port is one mux, one adder, the clear
+    // ahead (next cycle h1 = this cycle's stage 3, h2 = this cycle's h1); a clear zeroes both
+    // addends (the addend already in stage 2), so the path into the memory's write port is
+    // one mux and one adder
     wire [L*AW-1:0] old = f1 ? h1d : f2 ? h2d : q2;
-    reg  [L*AW-1:0] sum;
+    wire [L*AW-1:0] oldc = c2 ? {(L*AW){1'b0}} : old;
+    reg  [L*AW-1:0] wval;
     always @* begin
         for (i = 0; i < L; i = i + 1)
-            sum[i*AW +: AW] = old[i*AW +: AW] + d2[i*AW +: AW];
+            wval[i*AW +: AW] = oldc[i*AW +: AW] + d2[i*AW +: AW];
     end
-    wire [L*AW-1:0] wval = c2 ? {(L*AW){1'b0}} : sum;
     localparam [AB:0] DL = D[AB:0];
 
     always @(posedge clk) begin
         q1 <= mem[req_addr];
         q2 <= q1;
         a1 <= req_addr;  a2 <= a1;
-        d1 <= req_add;   d2 <= d1;
+        d1 <= req_add;   d2 <= c1 ? {(L*AW){1'b0}} : d1;
         c1 <= req_clear; c2 <= c1;
         if (clearing) mem[ccnt[AB-1:0]] <= {(L*AW){1'b0}};
         else if (v2) mem[a2] <= wval;
