@@ -46,11 +46,13 @@ module sncc_accmem #(
     // addends (the addend already in stage 2), so the path into the memory's write port is
     // one mux and one adder
     wire [L*AW-1:0] old = f1 ? h1d : f2 ? h2d : q2;
-    wire [L*AW-1:0] oldc = c2 ? {(L*AW){1'b0}} : old;
+    // clearing the whole memory writes the same sum with both addends zero: no mux after the adder
+    wire [L*AW-1:0] oldc = (c2 || clearing) ? {(L*AW){1'b0}} : old;
+    wire [L*AW-1:0] addc = clearing ? {(L*AW){1'b0}} : d2;
     reg  [L*AW-1:0] wval;
     always @* begin
         for (i = 0; i < L; i = i + 1)
-            wval[i*AW +: AW] = oldc[i*AW +: AW] + d2[i*AW +: AW];
+            wval[i*AW +: AW] = oldc[i*AW +: AW] + addc[i*AW +: AW];
     end
     localparam [AB:0] DL = D[AB:0];
 
@@ -60,8 +62,7 @@ module sncc_accmem #(
         a1 <= req_addr;  a2 <= a1;
         d1 <= req_add;   d2 <= c1 ? {(L*AW){1'b0}} : d1;
         c1 <= req_clear; c2 <= c1;
-        if (clearing) mem[ccnt[AB-1:0]] <= {(L*AW){1'b0}};
-        else if (v2) mem[a2] <= wval;
+        if (clearing || v2) mem[clearing ? ccnt[AB-1:0] : a2] <= wval;
         h1a <= a2; h1d <= wval;
         h2d <= h1d;
         if (rst) begin
