@@ -54,8 +54,19 @@ module sncc_gmax #(
     reg [GB-1:0] g;                 // ... and channel group
     reg [KB-1:0] ki;                // ... and window entry
     reg [WLB-1:0] wl;
-    wire [WLB+KB-1:0] we_ = win[po[POB-1:0]];
-    wire [KB-1:0] wn = we_[KB-1:0];
+    // The window table is read a position ahead: `cur` = win[po], `nxt` = win[po + 1], and
+    // "this window is empty", "this is its last entry" and "the walk is done" are registers
+    // set a cycle ahead, so the walk's next-state logic starts at flip-flops (timing: the
+    // table lookup, a compare and the list address mux were one path).
+    reg [WLB+KB-1:0] cur, nxt;
+    reg          empty, lastk, done;
+    wire [KB-1:0] wn = cur[KB-1:0];
+    wire [KB-1:0] nn = nxt[KB-1:0];
+    localparam [KB-1:0] K1 = {{(KB-1){1'b0}}, 1'b1};
+    localparam integer P1 = (PO > 1) ? 1 : 0;    // win[1], where it exists
+    localparam integer TWO = 2;
+    wire [POB:0] po2 = po + TWO[POB:0];
+    wire [WLB+KB-1:0] ahead = (po2 < POL) ? win[po2[POB-1:0]] : {(WLB+KB){1'b0}};
     wire [PIB-1:0] pin = winl[wl];
     reg  [AB-1:0] sel_addr;
     /* verilator lint_off UNUSEDSIGNAL */
@@ -67,9 +78,9 @@ module sncc_gmax #(
     end
     localparam [POB:0] POL = PO[POB:0];
     wire upd_issue = upd && (n != NWL);
-    wire sel_issue = sel && (po != POL) && (wn != {KB{1'b0}});
-    wire sel_empty = sel && (po != POL) && (wn == {KB{1'b0}});   // a window with no input (padding only)
-    wire sel_lastk = (ki == wn - 1'b1);
+    wire sel_issue = sel && !done && !empty;
+    wire sel_empty = sel && !done && empty;   // a window with no input (padding only)
+    wire sel_lastk = lastk;
     assign src_req = upd_issue || sel_issue;
     assign src_addr = upd ? n[AB-1:0] : sel_addr;
 
@@ -110,22 +121,30 @@ module sncc_gmax #(
             end
             if (sel_start) begin
                 sel <= 1'b1; po <= {(POB+1){1'b0}}; g <= {GB{1'b0}}; ki <= {KB{1'b0}};
+                cur <= win[0]; nxt <= (PO > 1) ? win[P1] : {(WLB+KB){1'b0}};
                 wl <= win[0][WLB+KB-1:KB];
+                empty <= (win[0][KB-1:0] == {KB{1'b0}}); lastk <= (win[0][KB-1:0] == K1);
+                done <= 1'b0;
             end else if (sel) begin
-                if (po == POL) sel <= 1'b0;
+                if (done) sel <= 1'b0;
                 else if (sel_empty || sel_lastk) begin
                     ki <= {KB{1'b0}};
                     if (g == GL1) begin
                         g <= {GB{1'b0}};
                         po <= po + 1'b1;
-                        if (po + 1'b1 != POL) wl <= win[po[POB-1:0] + 1'b1][WLB+KB-1:KB];
+                        done <= (po + 1'b1 == POL);
+                        cur <= nxt; nxt <= ahead;
+                        wl <= nxt[WLB+KB-1:KB];
+                        empty <= (nn == {KB{1'b0}}); lastk <= (nn == K1);
                     end else begin
                         g <= g + 1'b1;
-                        wl <= we_[WLB+KB-1:KB];
+                        wl <= cur[WLB+KB-1:KB];
+                        lastk <= (wn == K1);
                     end
                 end else begin
                     ki <= ki + 1'b1;
                     wl <= wl + 1'b1;
+                    lastk <= (ki + K1 == wn - K1);
                 end
             end
         end

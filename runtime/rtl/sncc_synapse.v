@@ -87,9 +87,10 @@ module sncc_synapse #(
     wire [KB-1:0] ev_rn = re[KB-1:0];
     wire [KB-1:0] ev_cn = ce[KB-1:0];
     localparam [NGB-1:0] KL1 = NWG[NGB-1:0] - 1'b1;
-    wire last_k = (k == KL1);
-    wire last_c = (ci == cn - 1'b1);
-    wire last_r = (ri == rn - 1'b1);
+    localparam [KB-1:0] ONE = {{(KB-1){1'b0}}, 1'b1};
+    // "the last word of the tap / column / row": registers set a cycle ahead, so that
+    // ev_ready and the load enables they drive start at flip-flops (timing)
+    reg last_k, last_c, last_r;
     wire last = active && last_k && last_c && last_r;
     assign ev_ready = !active || last;
     wire take = ev_valid && ev_ready;
@@ -102,17 +103,25 @@ module sncc_synapse #(
             rl <= re[RLB+KB-1:KB]; rn <= ev_rn; ri <= {KB{1'b0}};
             c0 <= ce[RLB+KB-1:KB]; cl <= ce[RLB+KB-1:KB]; cn <= ev_cn; ci <= {KB{1'b0}};
             k <= {NGB{1'b0}};
+            last_k <= (NWG == 1); last_c <= (ev_cn == ONE); last_r <= (ev_rn == ONE);
             base <= chan[ev_c];
             val <= ev_in;
         end else if (active) begin
             if (last) active <= 1'b0;
-            if (!last_k) k <= k + 1'b1;
-            else begin
+            if (!last_k) begin
+                k <= k + 1'b1;
+                last_k <= (k == KL1 - 1'b1);
+            end else begin
                 k <= {NGB{1'b0}};
-                if (!last_c) begin ci <= ci + 1'b1; cl <= cl + 1'b1; end
-                else begin
+                last_k <= (NWG == 1);
+                if (!last_c) begin
+                    ci <= ci + 1'b1; cl <= cl + 1'b1;
+                    last_c <= (ci + ONE == cn - ONE);
+                end else begin
                     ci <= {KB{1'b0}}; cl <= c0;
+                    last_c <= (cn == ONE);
                     ri <= ri + 1'b1; rl <= rl + 1'b1;
+                    last_r <= (ri + ONE == rn - ONE);
                 end
             end
         end

@@ -25,25 +25,29 @@ module sncc_uart_tx #(
     initial sh = 10'h3ff;       // idle high from configuration on
     reg [3:0]    left;          // bits still to send
     reg [RW-1:0] rem;           // time to the end of the current bit, in 1/2^FR cycles
+    reg          idle;          // left == 0, as a register: the front end's state logic starts here (timing)
 
-    assign ready = (left == 4'd0);
+    assign ready = idle;
     assign tx = sh[0];
 
     always @(posedge clk) begin
         if (rst) begin
             sh   <= 10'h3ff;
             left <= 4'd0;
+            idle <= 1'b1;
             rem  <= {RW{1'b0}};
-        end else if (ready) begin
+        end else if (idle) begin
             if (start) begin
                 sh   <= {1'b1, data, 1'b0};
                 left <= 4'd10;
+                idle <= 1'b0;
                 rem  <= STEP;
             end
         end else if (rem < ONE) begin
             rem  <= rem + STEP;
             sh   <= {1'b1, sh[9:1]};
             left <= left - 4'd1;
+            idle <= (left == 4'd1);
         end else begin
             rem <= rem - ONE;
         end
