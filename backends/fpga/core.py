@@ -518,7 +518,7 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
                 c.files[f"n{i}_v0.mem"] = hexrows(v0, V0W)
             SW = max(VB, n.acc_bits, BW, TW, V0W) + 2
             params += (f".TW({TW}), .V0W({V0W}), .SW({SW}), .RESET_ZERO({int(n.reset == 'zero')}), "
-                       f".STATIC({int(n.static)}), .CUR_LAT({3 if n.banked else 2}),")
+                       f".STATIC({int(n.static)}), .CUR_LAT({4 if n.banked else 2}),")
             files = f'.BIAS("{c.mem}n{i}_bias.mem")'
             if mode == 0:
                 files += f', .THETA("{c.mem}n{i}_theta.mem"), .V0("{c.mem}n{i}_v0.mem")'

@@ -4,9 +4,10 @@
 //   * B bank ports (`par_*`, bank-local addresses), all usable in the same cycle: a
 //     tap-parallel synapse engine (sncc_synapse_tp) sends each tap to its bank;
 //   * one port over the whole memory (`req_*`, address = bank * WPB + local, the node's word
-//     address): the neuron unit and the scanners walk the node word by word through it. Its
-//     bank decode is registered (timing), so the old value leaves on rd_data three cycles
-//     after the request, one more than sncc_accmem's two (sncc_neuron's CUR_LAT = 3).
+//     address): the neuron unit and the scanners walk the node word by word through it. The
+//     request is registered, then its bank decode (timing: the decode alone is B constant
+//     compares and a subtract), so the old value leaves on rd_data four cycles after the
+//     request, two more than sncc_accmem's two (sncc_neuron's CUR_LAT = 4).
 // Never both in one cycle (the controller runs one phase at a time).
 `default_nettype none
 
@@ -33,19 +34,23 @@ module sncc_accbanks #(
     input  wire [B*LAB-1:0]     par_addr,
     input  wire [B*L*AW-1:0]    par_add
 );
-    // the word port's bank and local address (B comparisons with constants)
+    // the word port: the request is registered (r*), then decoded into its bank and local
+    // address (B comparisons with constants) into q*, which goes to the bank
+    reg [AB-1:0]   ra;
+    reg [L*AW-1:0] radd;
+    reg            rv, rclear;
     reg [BB-1:0]  nb;
     reg [AB-1:0]  nl;
     reg [31:0]    base;
     integer b;
     always @* begin
         nb = {BB{1'b0}};
-        nl = req_addr;
+        nl = ra;
         for (b = 1; b < B; b = b + 1) begin
             base = b * WPB;
-            if ({{(32-AB){1'b0}}, req_addr} >= base) begin
+            if ({{(32-AB){1'b0}}, ra} >= base) begin
                 nb = b[BB-1:0];
-                nl = req_addr - base[AB-1:0];
+                nl = ra - base[AB-1:0];
             end
         end
     end
@@ -54,10 +59,11 @@ module sncc_accbanks #(
     reg [L*AW-1:0] qadd;
     reg            qv, qclear, n1, n2;
     always @(posedge clk) begin
-        qb <= nb; ql <= nl[LAB-1:0]; qadd <= req_add; qclear <= req_clear;
+        ra <= req_addr; radd <= req_add; rclear <= req_clear;
+        qb <= nb; ql <= nl[LAB-1:0]; qadd <= radd; qclear <= rclear;
         nb1 <= qb; nb2 <= nb1;
-        if (rst) begin qv <= 1'b0; n1 <= 1'b0; n2 <= 1'b0; end
-        else begin qv <= req_valid; n1 <= qv; n2 <= n1; end
+        if (rst) begin rv <= 1'b0; qv <= 1'b0; n1 <= 1'b0; n2 <= 1'b0; end
+        else begin rv <= req_valid; qv <= rv; n1 <= qv; n2 <= n1; end
     end
 
     wire [B-1:0]      bbusy, bvalid;
@@ -78,7 +84,7 @@ module sncc_accbanks #(
 
     assign rd_valid = n2;
     assign rd_data = bdata[nb2*L*AW +: L*AW];
-    assign busy = |bbusy || qv;
+    assign busy = |bbusy || rv || qv;
     /* verilator lint_off UNUSEDSIGNAL */
     wire unused = ^{bvalid, nl};
     /* verilator lint_on UNUSEDSIGNAL */

@@ -28,7 +28,7 @@ module sncc_neuron #(
     parameter integer SW = 12,        // internal sum bits
     parameter integer RESET_ZERO = 0,
     parameter integer STATIC = 0,
-    parameter integer CUR_LAT = 2,    // cycles from a request to its current: 2, or 3 from sncc_accbanks
+    parameter integer CUR_LAT = 2,    // cycles from a request to its current: 2, or 4 from sncc_accbanks (2..4)
     parameter BIAS = "", parameter THETA = "", parameter V0 = ""
 ) (
     input  wire            clk,
@@ -68,10 +68,11 @@ module sncc_neuron #(
     assign req_addr = n[AB-1:0];
     assign req_clear = (STATIC == 0);
 
-    // the word issued at cycle t: membrane and current arrive at t+2 (registered block RAM
-    // reads; t+3 with CUR_LAT = 3), then three register stages keep every path to one adder or comparator (timing:
-    // report.md's estimate): P1 x = current + bias, v = v0 or the membrane; P2 s = v + x;
-    // P3 saturation, threshold compare and reset side by side; the write at t+5.
+    // the word issued at cycle t: membrane and current arrive at t+CUR_LAT (registered block
+    // RAM reads, the membrane's address delayed by CUR_LAT - 2 to meet the current), then
+    // three register stages keep every path to one adder or comparator (timing: report.md's
+    // estimate): P1 x = current + bias, v = v0 or the membrane; P2 s = v + x; P3 saturation,
+    // threshold compare and reset side by side; the write at t+CUR_LAT+3.
     reg [GB-1:0] g1, g2;
     reg [AB-1:0] a1, a2, a3, a4;
     reg          i1, i2, i3, i4;
@@ -79,32 +80,37 @@ module sncc_neuron #(
     reg [AB-1:0] wa;
     reg [L*VB-1:0] wd;
     wire [L*VB-1:0] vq;
-    // CUR_LAT = 3: the membrane read and the stages wait one more cycle for the current
-    reg [AB-1:0] nq, a2d;
-    reg [GB-1:0] g2d;
-    reg          i2d;
-    wire [AB-1:0] aA = (CUR_LAT == 3) ? a2d : a2;
-    wire [GB-1:0] gA = (CUR_LAT == 3) ? g2d : g2;
-    wire          iA = (CUR_LAT == 3) ? i2d : i2;
+    // CUR_LAT > 2: the membrane read and the stages wait CUR_LAT - 2 more cycles for the
+    // current (delay lines of two stages, the first CUR_LAT - 2 used)
+    reg [AB-1:0] nq [0:1];
+    reg [AB-1:0] ad [0:1];
+    reg [GB-1:0] gd [0:1];
+    reg [1:0]    id;
+    localparam integer XD = CUR_LAT - 2;
+    localparam integer XI = (XD > 0) ? XD - 1 : 0;    // the delay line's tap, where used
+    wire [AB-1:0] aA = (XD == 0) ? a2 : ad[XI];
+    wire [GB-1:0] gA = (XD == 0) ? g2 : gd[XI];
+    wire          iA = (XD == 0) ? i2 : id[XI];
     sncc_ram #(.D(NW), .AB(AB), .L(1), .LW(L * VB)) vmem (
         .clk(clk), .we(wv), .waddr(wa), .wdata(wd),
-        .raddr(active ? ((CUR_LAT == 3) ? nq : n[AB-1:0]) : rd_addr), .rdata(vq));
+        .raddr(active ? ((XD == 0) ? n[AB-1:0] : nq[XI]) : rd_addr), .rdata(vq));
     assign rd_data = vq;
 
     always @(posedge clk) begin
-        g1 <= g; g2 <= g1; g2d <= g2; nq <= n[AB-1:0];
-        a1 <= n[AB-1:0]; a2 <= a1; a2d <= a2; a3 <= aA; a4 <= a3;
+        g1 <= g; g2 <= g1; gd[0] <= g2; gd[1] <= gd[0];
+        nq[0] <= n[AB-1:0]; nq[1] <= nq[0];
+        a1 <= n[AB-1:0]; a2 <= a1; ad[0] <= a2; ad[1] <= ad[0]; a3 <= aA; a4 <= a3;
         if (rst) begin
             active <= 1'b0; n <= {(AB+1){1'b0}}; g <= {GB{1'b0}};
-            i1 <= 1'b0; i2 <= 1'b0; i2d <= 1'b0; i3 <= 1'b0; i4 <= 1'b0;
+            i1 <= 1'b0; i2 <= 1'b0; id <= 2'b00; i3 <= 1'b0; i4 <= 1'b0;
         end else begin
-            i1 <= issue; i2 <= i1; i2d <= i2; i3 <= iA; i4 <= i3;
+            i1 <= issue; i2 <= i1; id <= {id[0], i2}; i3 <= iA; i4 <= i3;
             if (start) begin
                 active <= 1'b1; n <= {(AB+1){1'b0}}; g <= {GB{1'b0}};
             end else if (issue) begin
                 n <= n + 1'b1;
                 g <= (g == GL1) ? {GB{1'b0}} : g + 1'b1;
-            end else if (active && !i1 && !i2 && !i2d && !i3 && !i4) active <= 1'b0;
+            end else if (active && !i1 && !i2 && id == 2'b00 && !i3 && !i4) active <= 1'b0;
         end
     end
 
@@ -173,7 +179,7 @@ module sncc_neuron #(
     end
 
     /* verilator lint_off UNUSEDSIGNAL */
-    wire unused = ^{cur_valid, a2d, g2d, i2d, nq};   // CUR_LAT = 2 leaves the delay stage unread
+    wire unused = ^{cur_valid, ad[0], ad[1], gd[0], gd[1], id, nq[0], nq[1]};   // delay stages CUR_LAT leaves unread
     /* verilator lint_on UNUSEDSIGNAL */
     assign busy = active || wv || spk_we;
 endmodule
