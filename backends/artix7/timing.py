@@ -162,8 +162,8 @@ def _cell_arcs(ctype: str, cell: dict) -> _Arcs | None:
                 for b in bits:
                     for o in targets:
                         a.comb.append((b, o, read, 1, "LUTRAM"))
-            key = "WE" if p.startswith("WE") else "D" if p.startswith("D") and not p.startswith("DPRA") else "A"
-            if not p.startswith("DPRA") and not (p.startswith("ADDR") and p != "ADDRD" and ctype.startswith("RAM") and "M" in ctype[3:]):
+            if _lutram_write_pin(ctype, p):
+                key = "WE" if p.startswith("WE") else "D" if p.startswith("D") else "A"
                 for b in bits:
                     a.sinks.append((b, _LUTRAM_SETUP[key], p))
     elif ctype in ("SRL16E", "SRLC16E", "SRLC32E"):
@@ -279,6 +279,23 @@ def _clean(name: str) -> str:
     return name.lstrip("\\")
 
 
+def _is_top(module: dict) -> bool:
+    """Yosys marks the top module with the attribute top = 1, written as a binary string
+    ("00000000000000000000000000000001") or a number, depending on the version."""
+    v = str(module.get("attributes", {}).get("top", "0"))
+    return int(v, 2 if re.fullmatch(r"[01]+", v) else 10) != 0
+
+
+def _lutram_write_pin(ctype: str, pin: str) -> bool:
+    """Whether a LUT RAM's input pin is sampled by its write clock (an endpoint with a setup
+    time). DPRA* is a read-only address; in a multi-port RAMnnM the ADDRA..C pins address
+    read ports only and ADDRD is the write address."""
+    if pin.startswith("DPRA"):
+        return False
+    multi_port = re.fullmatch(r"RAM\d+M(\d+)?", ctype) is not None
+    return not (multi_port and pin.startswith("ADDR") and pin != "ADDRD")
+
+
 def analyze(netlist: dict, top: str | None = None, clock_ns: float = 10.0, worst: int = 10) -> dict:
     """Estimate every register-to-register path of a Yosys JSON netlist (`write_json` after
     `synth_xilinx -flatten`). Returns the worst `worst` paths by delay, the deepest path in LUT
@@ -297,9 +314,7 @@ def analyze(netlist: dict, top: str | None = None, clock_ns: float = 10.0, worst
     """
     mods = netlist.get("modules", {})
     if top is None:
-        tops = [n for n, m in mods.items() if int(str(m.get("attributes", {}).get("top", "0")), 2 if
-                                                  re.fullmatch(r"[01]+", str(m.get("attributes", {}).get("top", "0"))) else 10)]
-        top = tops[0] if tops else next(iter(mods))
+        top = next((n for n, m in mods.items() if _is_top(m)), next(iter(mods)))
     mod = mods[top]
     names: dict = {}
     for nname, nn in mod.get("netnames", {}).items():
