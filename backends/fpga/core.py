@@ -426,7 +426,10 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
     a(f"    reg [{KB1 - 1}:0] ld_n;")
     a(f"    wire ld_all = (ld_n == {KB1}'d{K});")
     a("    wire in_take = in_valid && in_ready;")
-    a("    assign in_ready = (ph == S_LOAD) && !ph_start && !ld_all;")
+    # in_ready is a register (the board's UART logic starts from it: timing), equal to
+    # (ph == S_LOAD) && !ph_start && !ld_all cycle for cycle
+    a("    reg ld_open;")
+    a("    assign in_ready = ld_open;")
     a("")
 
     def in_phase(names):
@@ -731,11 +734,12 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
     a("    always @(posedge clk) begin")
     a("        if (rst) begin")
     a("            ph <= S_IDLE; ph_start <= 1'b0; done <= 1'b0;")
-    a(f"            t <= {TB}'d0; ld_n <= {KB1}'d0;")
+    a(f"            t <= {TB}'d0; ld_n <= {KB1}'d0; ld_open <= 1'b0;")
     a("        end else begin")
     a("            ph_start <= 1'b0;")
     a("            done <= 1'b0;")
     a("            if (in_take) ld_n <= ld_n + 1'b1;")
+    a(f"            ld_open <= (ph == S_LOAD) && !ld_all && !(in_take && ld_n == {KB1}'d{K - 1});")
     a("            case (ph)")
     a("                S_IDLE: if (in_valid) begin ph <= S_CLEAR; ph_start <= 1'b1; end")
     a(f"                S_CLEAR: if (!ph_start && !({' || '.join(clear_busy) or ZERO})) begin")

@@ -119,6 +119,16 @@ module sncc_scan #(
         for (i = L - 1; i >= 0; i = i - 1) if (pend[i]) lsb = i[CB-1:0];
     end
     wire [L-1:0] nxt2 = nxt & (nxt - 1'b1);
+    // nxt has at most one lane (nxt2 == 0) as AND/OR logic, not a test after the subtraction
+    // (timing: the subtract's carry chain and a wide zero test were one path)
+    reg seen, two;
+    always @* begin
+        seen = 1'b0; two = 1'b0;
+        for (i = 0; i < L; i = i + 1) begin
+            two = two || (seen && nxt[i]);
+            seen = seen || nxt[i];
+        end
+    end
     wire take = ev_valid && ev_ready;
     wire pop = (count != 3'd0) && (emp || (take && one));
 
@@ -175,7 +185,7 @@ module sncc_scan #(
                 pend <= nxt;
                 nxt <= nxt2;
                 emp <= one;
-                one <= words || (nxt2 == {L{1'b0}});
+                one <= words || !two;
             end
             if (!more && inflight == 3'd0 && count == 3'd0 && !can_issue && !rd_valid && (emp || (take && one)))
                 active <= 1'b0;

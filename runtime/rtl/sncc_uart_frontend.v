@@ -120,7 +120,10 @@ module sncc_uart_frontend #(
     reg [FAB:0]   f_w, f_r;      // write and read counts (one bit more than the address)
     reg [7:0]     f_q;           // registered read: the byte at f_r - 1 when p_have
     reg           p_have;        // f_q holds a byte for the parser
-    wire          f_full = (f_w[FAB] != f_r[FAB]) && (f_w[FAB-1:0] == f_r[FAB-1:0]);
+    // full, as a register kept with the counts (timing: the line check's overrun error starts
+    // here and selects the next value of most registers below)
+    reg           f_full;
+    localparam [FAB:0] FDL = FD[FAB:0];
     wire          f_empty = (f_w == f_r);
     reg           l_in;          // the line is inside a frame
     reg [LB-1:0]  l_left;        // its bytes still to come
@@ -231,6 +234,7 @@ module sncc_uart_frontend #(
             t_cnt      <= 4'd0;
             f_w        <= {(FAB+1){1'b0}};
             f_r        <= {(FAB+1){1'b0}};
+            f_full     <= 1'b0;
             p_have     <= 1'b0;
             l_in       <= 1'b0;
             owed       <= 8'd0;
@@ -249,7 +253,7 @@ module sncc_uart_frontend #(
             q_raddr <= {RAB{1'b0}}; q_img <= {BNB{1'b0}}; q_vi <= {NOB{1'b0}};
             t_st <= T_IDLE; t_field <= 64'd0; t_cnt <= 4'd0; t_start <= 1'b0; t_byte <= 8'd0;
             t_oready <= 1'b0;
-            f_w <= {(FAB+1){1'b0}}; f_r <= {(FAB+1){1'b0}}; p_have <= 1'b0; l_in <= 1'b0;
+            f_w <= {(FAB+1){1'b0}}; f_r <= {(FAB+1){1'b0}}; f_full <= 1'b0; p_have <= 1'b0; l_in <= 1'b0;
             l_left <= {LB{1'b0}}; owed <= 8'd0;
         end else begin
             core_abort <= 1'b0;
@@ -257,6 +261,7 @@ module sncc_uart_frontend #(
             t_oready   <= 1'b0;
             if (u_valid && in_ready && !b_mode) u_valid <= 1'b0;
             if (f_push) f_w <= f_w + 1'b1;
+            f_full <= (f_w + {{FAB{1'b0}}, f_push} - f_r - {{FAB{1'b0}}, f_pop}) == FDL;
             if (owed_inc && !owed_dec) owed <= owed + 8'd1;
             else if (owed_dec && !owed_inc) owed <= owed - 8'd1;
             if (f_pop) begin
