@@ -1,12 +1,18 @@
-"""Train the MNIST CNN shipped as examples/cnn.onnx (seeded; 15 epochs, about 25 CPU minutes; 99.03% test accuracy).
+"""Train the MNIST CNN shipped as examples/cnn.onnx (seeded; 10 epochs with random 2-pixel shifts; 99.15% test accuracy).
 
     conv 3x3 16 - BN - ReLU - avgpool 2 - conv 3x3 32 - BN - ReLU - maxpool 2 - linear 10
 
-The architecture of the benchmarks (benchmarks/models.py, "cnn"), trained longer.
+The architecture of the benchmarks (benchmarks/models.py, "cnn"; the FPGA build is sized
+for it), trained longer: `sncc.nn.train_classifier` (Adam, lr 1e-3, cosine decay, batch
+128, seed 0) with every training batch translated by random whole-pixel offsets in -2..2
+(`shift=2`, zeros shifted in). Measured: 1,562 s wall for the 10 epochs (2 threads on a
+2-core machine shared with two other jobs), test accuracy 99.15% (the earlier recipe, 15
+epochs without shifts, gave 99.03%).
 
     python examples/train_cnn.py            # writes examples/cnn.onnx
 """
 import argparse
+import time
 import warnings
 from pathlib import Path
 
@@ -26,21 +32,24 @@ def make() -> nn.Module:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-o", default=str(Path(__file__).with_name("cnn.onnx")))
-    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--shift", type=int, default=2, help="random whole-pixel shifts of the training images, 0: none")
     args = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(2)
     (x_train, y_train), (x_test, y_test) = load_mnist()
     x_train, x_test = x_train.reshape(-1, 1, 28, 28), x_test.reshape(-1, 1, 28, 28)
     model = make()
-    train_classifier(model, x_train, y_train, epochs=args.epochs)
+    t = time.perf_counter()
+    train_classifier(model, x_train, y_train, epochs=args.epochs, shift=args.shift)
+    seconds = time.perf_counter() - t
     with torch.no_grad():
         acc = (model(torch.from_numpy(x_test)).argmax(1).numpy() == y_test).mean()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (torch.zeros(1, 1, 28, 28),), args.o, input_names=["x"], output_names=["logits"],
                           dynamic_axes={"x": {0: "N"}, "logits": {0: "N"}}, dynamo=False)
-    print(f"test accuracy {100 * acc:.2f}% -> {args.o}")
+    print(f"{args.epochs} epochs (shift {args.shift}) in {seconds:.0f} s: test accuracy {100 * acc:.2f}% -> {args.o}")
 
 
 if __name__ == "__main__":
