@@ -1,13 +1,16 @@
-"""Train the MNIST CNN shipped as examples/cnn.onnx (seeded; 10 epochs with random 2-pixel shifts; 99.15% test accuracy).
+"""Train the MNIST CNN shipped as examples/cnn.onnx (seeded; 15 epochs, about 25 CPU minutes; 99.03% test accuracy).
 
     conv 3x3 16 - BN - ReLU - avgpool 2 - conv 3x3 32 - BN - ReLU - maxpool 2 - linear 10
 
 The architecture of the benchmarks (benchmarks/models.py, "cnn"; the FPGA build is sized
-for it), trained longer: `sncc.nn.train_classifier` (Adam, lr 1e-3, cosine decay, batch
-128, seed 0) with every training batch translated by random whole-pixel offsets in -2..2
-(`shift=2`, zeros shifted in). Measured: 1,562 s wall for the 10 epochs (2 threads on a
-2-core machine shared with two other jobs), test accuracy 99.15% (the earlier recipe, 15
-epochs without shifts, gave 99.03%).
+for it), trained longer (`sncc.nn.train_classifier`: Adam, lr 1e-3, cosine decay, batch
+128, seed 0).
+
+`--shift 2` trains on batches translated by random whole-pixel offsets in -2..2 (zeros
+shifted in). Measured with `--epochs 10 --shift 2`: 1,562 s wall (2 threads on a 2-core
+machine shared with two other jobs), 99.15% test accuracy. It is not the shipped network:
+fine-tuned into QCFS (examples/finetune_cnn_qcfs.py, L = 4, 3 epochs) it converts worse
+than the shipped pair (docstring there), so the default stays the recipe above.
 
     python examples/train_cnn.py            # writes examples/cnn.onnx
 """
@@ -32,8 +35,8 @@ def make() -> nn.Module:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-o", default=str(Path(__file__).with_name("cnn.onnx")))
-    ap.add_argument("--epochs", type=int, default=10)
-    ap.add_argument("--shift", type=int, default=2, help="random whole-pixel shifts of the training images, 0: none")
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--shift", type=int, default=0, help="random whole-pixel shifts of the training images, 0: none")
     args = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(2)
