@@ -81,17 +81,26 @@ def replace_relu_with_qcfs(model: nn.Module, T: int = 16, threshold: float = 8.0
 
 
 def train_classifier(model: nn.Module, x, y, epochs: int = 1, lr: float = 1e-3, batch: int = 128,
-                     seed: int = 0, cosine: bool = True) -> nn.Module:
+                     seed: int = 0, cosine: bool = True, shift: int = 0) -> nn.Module:
     """Seeded Adam training with cross-entropy (cosine learning-rate decay by default), for
     the examples, tests and benchmarks; returns the model in eval mode.
+
+    shift: for images [N, C, H, W], translate every training batch by random (seeded)
+    whole-pixel offsets in -shift..shift (`random_shift`; 0, the default: no augmentation).
 
         >>> net = train_classifier(net, x_train, y_train, epochs=2)   # doctest: +SKIP
     """
     import numpy as np
 
+    if int(shift) != shift or shift < 0:
+        raise ValueError(f"train_classifier: shift must be an integer >= 0, got {shift}")
     torch.manual_seed(seed)
+    # its own stream, so shift=0 draws exactly the permutations it drew before this option
+    shift_gen = torch.Generator().manual_seed(seed + 1) if shift else None
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     xt, yt = torch.from_numpy(np.asarray(x, dtype=np.float32)), torch.from_numpy(np.asarray(y, dtype=np.int64))
+    if shift and xt.dim() != 4:
+        raise ValueError(f"train_classifier: shift needs images [N, C, H, W], got x of shape {tuple(xt.shape)}")
     steps = max(1, epochs * (len(xt) // batch))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if cosine else None
     model.train()
@@ -99,8 +108,9 @@ def train_classifier(model: nn.Module, x, y, epochs: int = 1, lr: float = 1e-3, 
         perm = torch.randperm(len(xt))
         for i in range(0, len(xt) - batch + 1, batch):
             idx = perm[i:i + batch]
+            xb = xt[idx] if not shift else random_shift(xt[idx], int(shift), shift_gen)
             opt.zero_grad()
-            nn.functional.cross_entropy(model(xt[idx]), yt[idx]).backward()
+            nn.functional.cross_entropy(model(xb), yt[idx]).backward()
             opt.step()
             if sched is not None:
                 sched.step()

@@ -70,6 +70,26 @@ def test_random_shift_translates_each_image_by_at_most_shift_pixels():
     assert torch.equal(random_shift(x, 2, torch.Generator().manual_seed(0)), out)  # seeded
 
 
+def test_train_classifier_shift_is_seeded_and_refuses_bad_input(digits):
+    """train_classifier(shift=s) (examples/train_cnn.py's augmentation): seeded, a different
+    training run than shift=0, and refused for non-images or a negative shift."""
+    x, y, _, _ = digits
+    imgs = x[:256].reshape(-1, 1, 28, 28)
+
+    def cnn():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 28 * 28, 10))
+
+    a, b = (sncc.nn.train_classifier(cnn(), imgs, y[:256], epochs=1, shift=2) for _ in range(2))
+    plain = sncc.nn.train_classifier(cnn(), imgs, y[:256], epochs=1)
+    assert torch.equal(a[0].weight, b[0].weight)
+    assert not torch.equal(a[0].weight, plain[0].weight)
+    with pytest.raises(ValueError, match=r"shift needs images \[N, C, H, W\]"):
+        sncc.nn.train_classifier(relu_mlp(), x[:256], y[:256], shift=1)
+    with pytest.raises(ValueError, match="shift must be an integer >= 0"):
+        sncc.nn.train_classifier(cnn(), imgs, y[:256], shift=-1)
+
+
 @pytest.fixture(scope="module")
 def qcfs_mlp(digits):
     """One hidden QCFS layer (L = 4) whose lambda is the calibration maximum: the staircase never clips."""
