@@ -177,3 +177,41 @@ def test_quantized_qcfs_resnet_is_bit_exact_on_the_cpu(case, T):
     ref = sncc.interpret(fixed, x)
     np.testing.assert_array_equal(CpuSimulator(fixed, mode="fixed").run(x), ref)
     assert (ref.argmax(1) == snn.run(x).argmax(1)).mean() >= 0.95  # measured: 100% at T = 4 and 8
+
+
+@pytest.mark.parametrize("T", [L, 2 * L])
+def test_early_first_spikes_keep_the_first_layers_counts_and_fire_them_first(case, T):
+    """first_spikes=early (spec/ir.md 5.6): v0 just below theta for the constant-current first
+    layer, its bias lowered to match. Its counts are still torch's QCFS staircase (to float
+    rounding on a step's edge; unclipped at T = 2L, like the default); no neuron's first spike comes later than with v0 = theta/2, and the
+    spikes move earlier on average; quantized, the CPU equals the interpreter bit for bit."""
+    from sncc.backends.cpu import CpuSimulator
+    from sncc.pass_manager import PassContext
+
+    q, calib, x = case
+    acts, _, _ = _layers(q)
+    with torch.no_grad():  # the QCFS staircase without its clip at L (at T > L a neuron fires up to T times)
+        pre = q[0:2](torch.from_numpy(x)).numpy().astype(np.float64) / float(acts[0].threshold.detach())
+    ann = np.clip(np.floor(L * pre + 0.5), 0, T)
+
+    def first_layer_spikes(snn):
+        steps = []
+        first = next(op for op in snn.module.ops if op.kind == "if")
+        sncc.interpret(snn.module, x, T=T, observer=lambda op, v: steps.append(v) if op is first else None)
+        return np.stack(steps), first
+
+    plain, early = (sncc.convert(q, calibration_data=calib, T=T, first_spikes=f, progress=False) for f in ("v0", "early"))
+    assert early.report["convert-to-snn"]["early_first_spikes"] == 1
+    (s_plain, _), (s_early, neuron) = first_layer_spikes(plain), first_layer_spikes(early)
+    assert neuron.attrs["v0"] == 1 - 2 ** -8
+    # every count, whatever the timing; float rounding may move a value sitting on a step's edge
+    assert (s_early.sum(0) == ann).mean() >= 0.999 and (s_plain.sum(0) == ann).mean() >= 0.999
+    assert (s_early.sum(0) == s_plain.sum(0)).mean() >= 0.999
+    t = np.arange(T).reshape((T,) + (1,) * (s_plain.ndim - 1))
+    fired = ann > 0
+    first_plain = np.where(s_plain > 0, t, T).min(0)[fired]
+    first_early = np.where(s_early > 0, t, T).min(0)[fired]
+    assert np.all(first_early <= first_plain)
+    assert first_early.mean() < first_plain.mean() - 0.5, (first_early.mean(), first_plain.mean())
+    fixed = sncc.PassManager.parse("quantize{weight_bits=8}").run(early.module.clone(), PassContext())
+    np.testing.assert_array_equal(CpuSimulator(fixed, mode="fixed").run(x), sncc.interpret(fixed, x))
