@@ -129,7 +129,8 @@ def test_every_layers_current_is_the_torch_pre_activation_of_the_snns_own_counts
             if k == 0:
                 np.testing.assert_array_equal(n, np.clip(np.floor(0.5 + got), 0, T))
             a.append(torch.from_numpy((n / L * lam).astype(np.float32)))
-        # the readout integrates L times the linear head of the last layer's activations (T times its bias at T = L)
+        # the readout is L times the linear head of the last layer's activations, bias included (at T > L
+        # the staircase scaled the bias by L / T)
         want = (L * head(a[4])).numpy()
     assert np.abs(out - want).max() <= 1e-4 * np.abs(want).max(), (T, np.abs(out - want).max())
     # the CPU simulator's kernels: the same spike totals per layer (float) as the reference interpreter
