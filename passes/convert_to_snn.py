@@ -15,6 +15,13 @@
     counts). Without it (`staircase=T`) the neurons form a T-level staircase the network
     was not trained on, and a network that leans on its L levels loses accuracy at T > L
     (spec/ir.md section 5.6);
+  * `first_spikes=early` (off by default): a neuron driven by a time-invariant current (the
+    first layer under constant input) gets v0 just below its threshold and its bias lowered
+    by the difference / T. Its membrane then moves one way only from below the threshold, so
+    every count is unchanged, but each neuron's first spike comes at step 0 instead of at a
+    step set by v0 = 1/2: a channel that fires on a uniform background (an image's zero
+    pixels) no longer fires on every such pixel at the last step, which later layers
+    cannot undo (spec/ir.md section 5.6);
   * linear ops (dense, conv2d, avg pooling, add, mul, concat, flatten) stay: they act on
     the spikes or currents of each timestep;
   * max pooling: `maxpool=gate` (default) makes it a `gated_maxpool2d`, which passes on,
@@ -130,6 +137,43 @@ def _keep_staircase(m: Module, r: float) -> float | None:
     return r
 
 
+# v0 of `first_spikes=early`, as a fraction of the threshold: just below 1 (a spike at step 0
+# from any per-step current >= 2^-8 of the threshold), and exact in binary (fixed point too)
+EARLY_V0 = 1.0 - 2.0 ** -8
+
+
+def _early_first_spikes(m: Module, neurons, T: int) -> list:
+    """`first_spikes=early` (spec/ir.md 5.6): every neuron whose input current is time-invariant and
+    comes straight from a dense/conv2d read by nothing else gets v0 = EARLY_V0 * theta, and that
+    layer's bias drops by (EARLY_V0 * theta - v0) / T, so v0 + T * current is unchanged. Under a
+    constant current the membrane only rises (or only falls) from below theta: the count is
+    floor(v0 + T * current), the same as before, and the first spike comes at step 0. Returns the
+    neurons changed."""
+    from sncc.interpreter import _static_ops
+
+    static = _static_ops(m)  # the time-invariant ops of spec/ir.md section 5.1
+    changed = []
+    for neuron in neurons:
+        src = neuron.operands[0].owner
+        if id(src) not in static or src.kind not in ("dense", "conv2d") or len(m.users(src.result)) != 1:
+            continue
+        theta = np.asarray(neuron.attrs["threshold"], np.float64)
+        if theta.ndim:  # one threshold per layer (normalized networks have theta = 1)
+            continue
+        shift = (EARLY_V0 * theta - np.asarray(neuron.attrs["v0"], np.float64)) / T
+        n_out = src.type.shape[0]
+        bias = m.const_value(src.operands[2]).astype(np.float64) if len(src.operands) > 2 else np.zeros(n_out)
+        if len(src.operands) > 2:
+            _set_const(m, src, 2, bias - shift)
+        else:
+            b = m.insert_before(src, "const", (), {"value": np.broadcast_to(-shift, (n_out,)).astype(np.float32)},
+                                f"{src.result.name}.bias", src.type.with_shape((n_out,)))
+            src.operands = list(src.operands) + [b]
+        neuron.attrs["v0"] = float(EARLY_V0 * theta)
+        changed.append(neuron)
+    return changed
+
+
 @register_pass
 class ConvertToSNN(Pass):
     name = "convert-to-snn"
@@ -148,6 +192,8 @@ class ConvertToSNN(Pass):
                                  check=lambda n: None if n >= 0 else "must be >= 0"),
         "staircase": Option(str, "trained", "QCFS networks at T > L: keep the trained L-level staircase "
                             "(trained) or let the neurons form a T-level one (T)", choices=("trained", "T")),
+        "first_spikes": Option(str, "v0", "neurons driven by a time-invariant current: spikes at the steps "
+                               "v0 gives (v0) or as early as possible, same counts (early)", choices=("v0", "early")),
     }
 
     def run(self, m: Module, ctx: PassContext):
@@ -221,8 +267,14 @@ class ConvertToSNN(Pass):
                 log.warning(f"convert-to-snn: QCFS network trained with L = {L} run at T = {T} with a {T}-level "
                             f"staircase ({why}); such networks can lose accuracy at T > L")
         m.infer_types()
+        early = []
+        if o["first_spikes"] == "early" and o["encoding"] == "constant":
+            early = _early_first_spikes(m, [neurons[id(a)] for a in acts], int(T))
+            counts["early_first_spikes"] = len(early)
         if ann_means is not None:
-            counts["v0_calibrated"] = _calibrate_v0(m, [(ann_means[id(a)], neurons[id(a)]) for a in acts], ctx,
+            # a neuron of `early` already has exact counts (a constant current): only the others are calibrated
+            counts["v0_calibrated"] = _calibrate_v0(m, [(ann_means[id(a)], neurons[id(a)]) for a in acts
+                                                        if neurons[id(a)] not in early], ctx,
                                                     o["v0_calibration"], int(T),
                                                     int(round(T * stretch)) if stretch else int(T))
         for i, v in enumerate(m.outputs):

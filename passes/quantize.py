@@ -80,7 +80,9 @@ class _Quantizer:
             lim = 2 ** (bits - 1) - 1
             clipped = int((np.abs(q) > lim).sum())
             q = np.clip(q, -lim, lim)
-        q = q.astype(np.int64)
+        # asarray: numpy returns a scalar, not a 0-d array, for a 0-d operand (the per-layer
+        # rescale `mul` normalize puts on a residual branch of a QCFS network is one)
+        q = np.asarray(q).astype(np.int64)
         lo, hi = int(q.min(initial=0)), int(q.max(initial=0))
         elem = Fixed(bits if bits is not None else bits_for(lo, hi), F)
         op.operands[index] = self.m.insert_before(op, "const", (), {"value": q.astype(elem.numpy_dtype)},

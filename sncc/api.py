@@ -292,20 +292,20 @@ def default_T(module: Module) -> int:
 
 def conversion_pipeline(T=32, encoding="constant", reset="subtract", readout="membrane", percentile=99.9,
                         granularity="channel", seed=0, v0=0.5, maxpool="gate", samples=0, staircase="trained",
-                        v0_calibration=0, calibrated=True) -> str:
+                        v0_calibration=0, calibrated=True, first_spikes="v0") -> str:
     """The pass pipeline of `convert`; without calibration data (`calibrated=False`) the scales
     come from `assume-scale` (QCFS thresholds, else 1.0 per ReLU layer)."""
     scales = (f"calibrate{{percentile={percentile},granularity={granularity},samples={samples}}}" if calibrated
               else "assume-scale")
     return (f"canonicalize,fold-batchnorm,dce,{scales},normalize,"
             f"convert-to-snn{{T={T},encoding={encoding},reset={reset},readout={readout},seed={seed},v0={v0},"
-            f"maxpool={maxpool},staircase={staircase},v0_calibration={v0_calibration}}}")
+            f"maxpool={maxpool},staircase={staircase},v0_calibration={v0_calibration},first_spikes={first_spikes}}}")
 
 
 def convert(model, calibration_data=None, T: int | None = None, *, encoding: str = "constant",
             reset: str = "subtract", readout: str = "membrane", percentile: float = 99.9,
             granularity: str = "channel", seed: int = 0, v0: float = 0.5, maxpool: str = "gate", samples: int = 0,
-            staircase: str = "trained", v0_calibration: int = 0, input_shape=None,
+            staircase: str = "trained", v0_calibration: int = 0, first_spikes: str = "v0", input_shape=None,
             progress: bool = True) -> SpikingNetwork:
     """Convert a trained ANN into a rate-coded spiking network.
 
@@ -318,6 +318,9 @@ def convert(model, calibration_data=None, T: int | None = None, *, encoding: str
     T: timesteps; omitted, a QCFS model runs at its trained L, any other at 32.
     The defaults give the best accuracy: constant-current input, reset by subtraction,
     99.9th-percentile calibration per layer, membrane readout of a non-spiking output layer.
+    first_spikes="early": the neurons of a constant input current (the first layer) fire their
+    first spike at step 0, with the same counts (spec/ir.md 5.6); for networks whose first layer
+    fires on a uniform background (a ResNet on MNIST's zero pixels), with v0_calibration.
 
         >>> snn = convert("examples/mlp.onnx", x_train[:1000], T=16)   # doctest: +SKIP
     """
@@ -332,7 +335,7 @@ def convert(model, calibration_data=None, T: int | None = None, *, encoding: str
     module = import_model(model, calibration_data, input_shape=input_shape)
     T = default_T(module) if T is None else T
     pipeline = conversion_pipeline(T, encoding, reset, readout, percentile, granularity, seed, v0, maxpool, samples,
-                                   staircase, v0_calibration, calibrated=calibrated)
+                                   staircase, v0_calibration, calibrated=calibrated, first_spikes=first_spikes)
     ctx = PassContext(calibration_data=calibration_data, progress=progress)
     module = PassManager.parse(pipeline).run(module, ctx)
     return SpikingNetwork(module, ctx.reports)
