@@ -80,15 +80,25 @@ def _conversion_options(p: argparse.ArgumentParser):
                    help="calibrate per-channel initial membranes on the first N --calib inputs so that each "
                    "channel's mean spike count matches the ANN (0: off, the default; it helps QCFS networks "
                    "at T below their L)")
+    p.add_argument("--first-spikes", metavar="{v0,early}", default=None,
+                   help="'early': neurons driven by a constant input current (the first layer) fire their first "
+                   "spike at step 0, with the same counts (spec/ir.md 5.6; helps residual networks whose first "
+                   "layer fires on a uniform background, with --v0-calibration); 'v0' (default): at the steps "
+                   "v0 gives")
 
 
 def _conversion_kw(args) -> dict:
-    """--staircase and --v0-calibration, checked, as convert-to-snn options ({} when not given)."""
+    """--staircase, --first-spikes and --v0-calibration, checked, as convert-to-snn options ({} when
+    not given)."""
     kw = {}
     if args.staircase is not None:
         if args.staircase not in ("trained", "T"):
             raise SnccError(f"--staircase must be 'trained' or 'T', got '{args.staircase}'")
         kw["staircase"] = args.staircase
+    if args.first_spikes is not None:
+        if args.first_spikes not in ("v0", "early"):
+            raise SnccError(f"--first-spikes must be 'v0' or 'early', got '{args.first_spikes}'")
+        kw["first_spikes"] = args.first_spikes
     if args.v0_calibration is not None:
         n = args.v0_calibration
         if not (n.isdigit() and n.isascii()):
@@ -100,7 +110,7 @@ def _conversion_kw(args) -> dict:
 
 
 def _check_converts(kw: dict, converts: bool) -> None:
-    """--staircase / --v0-calibration given to a command that does not convert is an error, not ignored."""
+    """A conversion option given to a command that does not convert is an error, not ignored."""
     if kw and not converts:
         given = " and ".join(f"--{k.replace('_', '-')}" for k in kw)
         raise SnccError(f"{given} set{'s' if len(kw) == 1 else ''} the conversion to a spiking network, which this "

@@ -155,6 +155,8 @@ QCFS_CNN = ROOT / "examples" / "cnn_qcfs.onnx"
      "--v0-calibration must be a whole number of calibration inputs >= 0, got '1e3'"),
     ([EXAMPLE, "--target", "cpu", "--v0-calibration", "100"],
      "--v0-calibration matches spike counts to the ANN on calibration data: give --calib"),
+    ([EXAMPLE, "--first-spikes", "late"], "--first-spikes must be 'v0' or 'early', got 'late'"),
+    ([EXAMPLE, "--first-spikes", "early"], "--first-spikes sets the conversion to a spiking network"),
     ([EXAMPLE, "--staircase", "T"], "--staircase sets the conversion to a spiking network, which this command does "
      "not run"),
     ([EXAMPLE, "--pipeline", "canonicalize", "--staircase", "T", "--v0-calibration", "0"],
@@ -185,5 +187,11 @@ def test_conversion_options_reach_the_conversion(tmp_path, mnist):
     assert "v0 = elided<16 values" in v0.stdout and "v0 = elided<32 values" in v0.stdout  # one v0 per channel
     off = run(QCFS_CNN, "--calib", calib, "-T", 2, "--v0-calibration", 0, "--elide-weights")
     assert off.returncode == 0 and "v0 = 0.5}" in off.stdout and "v0 = elided" not in off.stdout
+    # --first-spikes early: the first layer's v0 just below its threshold (spec 5.6), the others' at 1/2
+    early = run(QCFS_CNN, "--calib", calib, "-T", 4, "--first-spikes", "early", "--elide-weights")
+    assert early.returncode == 0, early.stderr
+    assert early.stdout.count("v0 = 0.99609375") == 1 and "v0 = 0.5}" in early.stdout, early.stdout
+    assert run(QCFS_CNN, "--calib", calib, "-T", 4, "--first-spikes", "v0", "--elide-weights").stdout.count(
+        "v0 = 0.99609375") == 0
     r = run("run", QCFS_CNN, "--calib", calib, "--input", xs, "-T", 8, "--staircase", "T", "--json")
     assert r.returncode == 0 and "(staircase=T)" in r.stderr, r.stderr
