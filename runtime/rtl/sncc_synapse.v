@@ -82,30 +82,46 @@ module sncc_synapse #(
         else ev_in[XW-1:0] = ev_val;
     end
 
-    wire [RLB+KB-1:0] re = rows[ev_y];
-    wire [RLB+KB-1:0] ce = cols[ev_x];
-    wire [KB-1:0] ev_rn = re[KB-1:0];
-    wire [KB-1:0] ev_cn = ce[KB-1:0];
+    // ---- the accepted event, looked up: an event's table entries are read into registers as
+    // it is accepted (each table's only reader is its register, so synthesis keeps the table
+    // between the scanner's coordinate registers and these, not in front of the coordinates'
+    // next-state logic: timing), and the expansion below loads them when it is free.
+    reg               lv;                   // a looked-up event waits
+    reg [RLB+KB-1:0]  re, ce;               // its row and column entries
+    reg [WAB+SAB-1:0] lbase;
+    reg [L*XW-1:0]    lval;
     localparam [NGB-1:0] KL1 = NWG[NGB-1:0] - 1'b1;
     localparam [KB-1:0] ONE = {{(KB-1){1'b0}}, 1'b1};
     // "the last word of the tap / column / row": registers set a cycle ahead, so that
     // ev_ready and the load enables they drive start at flip-flops (timing)
     reg last_k, last_c, last_r;
     wire last = active && last_k && last_c && last_r;
-    assign ev_ready = !active || last;
+    wire load = lv && (!active || last);
+    assign ev_ready = !lv || !active || last;
     wire take = ev_valid && ev_ready;
+    wire [KB-1:0] ev_rn = re[KB-1:0];
+    wire [KB-1:0] ev_cn = ce[KB-1:0];
+
+    always @(posedge clk) begin
+        if (take) begin
+            re <= rows[ev_y]; ce <= cols[ev_x]; lbase <= chan[ev_c]; lval <= ev_in;
+        end
+        if (rst) lv <= 1'b0;
+        else if (take) lv <= 1'b1;
+        else if (load) lv <= 1'b0;
+    end
 
     always @(posedge clk) begin
         if (rst) begin
             active <= 1'b0;
-        end else if (take) begin
+        end else if (load) begin
             active <= (ev_rn != {KB{1'b0}}) && (ev_cn != {KB{1'b0}});
             rl <= re[RLB+KB-1:KB]; rn <= ev_rn; ri <= {KB{1'b0}};
             c0 <= ce[RLB+KB-1:KB]; cl <= ce[RLB+KB-1:KB]; cn <= ev_cn; ci <= {KB{1'b0}};
             k <= {NGB{1'b0}};
             last_k <= (NWG == 1); last_c <= (ev_cn == ONE); last_r <= (ev_rn == ONE);
-            base <= chan[ev_c];
-            val <= ev_in;
+            base <= lbase;
+            val <= lval;
         end else if (active) begin
             if (last) active <= 1'b0;
             if (!last_k) begin
@@ -181,7 +197,7 @@ module sncc_synapse #(
         req_add <= add;
     end
 
-    assign busy = active || v1 || v2 || v3 || req_valid;
+    assign busy = lv || active || v1 || v2 || v3 || req_valid;
 endmodule
 
 `default_nettype wire
