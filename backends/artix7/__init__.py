@@ -156,7 +156,7 @@ def _lanes_for_fps(g: HardwareGraph, module, x: np.ndarray, target_fps: float, c
 
     def fits(trial: dict) -> bool:
         fcore.assign_lanes(g, trial)
-        a = rpt.analytic(fcore.core_verilog(g))
+        a = rpt.analytic(fcore.core_verilog(g, block_rom_bits=rpt.LUTRAM_MAX_BITS))
         return a["bram36"] <= dev.bram36 and a["dsp"] <= dev.dsp
 
     return cycles.choose_lanes(g, events, float(target_fps), clock_hz, fits, MAX_LANES)
@@ -220,7 +220,7 @@ def build(module, out_dir, *, board: str | None = None, part: str | None = None,
     if target_fps is not None:
         fcore.assign_lanes(g, _lanes_for_fps(g, module, x, target_fps, clock_hz, dev))
         lanes = max(n.lanes for n in g.nodes)
-    info = fcore.core_verilog(g)
+    info = fcore.core_verilog(g, block_rom_bits=rpt.LUTRAM_MAX_BITS)
     ana = rpt.analytic(info)
     if bench:   # the benchmark's input ROM and result RAMs
         ana["bram36"] = round(ana["bram36"] + _bram36(bench * iface.K, iface.IW)

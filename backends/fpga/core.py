@@ -24,7 +24,7 @@ import numpy as np
 
 from sncc.backends.fpga.graph import HardwareGraph, Node, Projection, bits_for, clog2
 
-STATIC_RTL = ["sncc_ram.v", "sncc_accmem.v", "sncc_accbanks.v", "sncc_scan.v", "sncc_synapse.v",
+STATIC_RTL = ["sncc_ram.v", "sncc_rom.v", "sncc_accmem.v", "sncc_accbanks.v", "sncc_scan.v", "sncc_synapse.v",
               "sncc_synapse_tp.v", "sncc_neuron.v", "sncc_gmax.v", "sncc_output.v"]
 STATIC_RATE = ["sncc_encoder.v"]
 ZERO = "1'b0"
@@ -285,16 +285,30 @@ def _lane_table(values: np.ndarray, n: Node, pad: int) -> np.ndarray:
 class _Core:
     """Collects the generated Verilog of one core (lines) and its memory images (files)."""
 
-    def __init__(self, g: HardwareGraph, mem: str):
-        self.g, self.mem = g, mem
+    def __init__(self, g: HardwareGraph, mem: str, block_rom_bits: int | None):
+        self.g, self.mem, self.block_rom_bits = g, mem, block_rom_bits
         self.o: list[str] = []
         self.files: dict[str, str] = {}
         self.read_users: dict[int, list[tuple[str, str, str]]] = {}  # ram node -> (phase cond, addr, req)
         self.acc_drivers: dict[int, list[tuple[str, str, str, str]]] = {}  # node -> (valid, addr, add, clear)
         self.par_drivers: dict[int, list[int]] = {}  # banked node -> the tap-parallel projections into it
+        self.consumers: dict[int, list[Projection]] = {}  # node -> the projections that read it
+
+    def events_to(self, src: Node, phase: str) -> str:
+        """The valid of src's events as the projection of `phase` sees them. A scanner serving
+        one projection runs only in that projection's phase (started there, and the phase waits
+        for it), so only a scanner with several readers needs the phase test: one LUT level
+        less between the scanner and the engine (timing)."""
+        if len(self.consumers.get(src.index, [])) == 1:
+            return f"n{src.index}_ev_valid"
+        return f"n{src.index}_ev_valid && ph == {phase}"
 
     def a(self, line: str = "") -> None:
         self.o.append(line)
+
+    def block(self, depth: int, width: int) -> int:
+        """sncc_rom's BLOCK for a depth x width weight ROM: 1 (block RAM) above the family's threshold."""
+        return int(self.block_rom_bits is not None and depth * width > self.block_rom_bits)
 
 
 def _node_bits(n: Node) -> dict:
@@ -319,8 +333,10 @@ class CoreInfo:
     phase_bits: int         # bits of the phase register
 
 
-def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
-    """Generate `sncc_core.v` and its memory images for a graph whose lanes are assigned."""
+def core_verilog(g: HardwareGraph, mem: str = "mem/", block_rom_bits: int | None = None) -> CoreInfo:
+    """Generate `sncc_core.v` and its memory images for a graph whose lanes are assigned.
+    Weight ROMs of more than `block_rom_bits` bits are asked for in block RAM (the family's rule,
+    the one its resource plan uses); None leaves every ROM's mapping to the synthesis tool."""
     # refuse a model far beyond any FPGA before building its tables (a crafted model must not hang us)
     words = sum(p.src.C * p.kernel[0] * p.kernel[1] * p.sink.lanes * -(-p.weights.shape[0] // p.sink.lanes)
                 for p in g.projections)
@@ -329,7 +345,7 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
 
         raise UnsupportedError(f"fpga: the network has about {words:,} weights; no FPGA part holds more than "
                                f"{MAX_WEIGHT_WORDS:,} (use a smaller network or fewer lanes)")
-    c = _Core(g, mem)
+    c = _Core(g, mem, block_rom_bits)
     a = c.a
     inp, out = g.input, g.output
     IW, OW = inp.value_bits, out.readout_bits
@@ -338,7 +354,7 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
     K = inp.size
     KB1 = clog2(K + 1)
     TB = clog2(g.T)
-    consumers: dict[int, list[Projection]] = {}
+    consumers: dict[int, list[Projection]] = c.consumers
     for p in g.projections:
         consumers.setdefault(p.src.index, []).append(p)
     for n in g.nodes:
@@ -613,10 +629,11 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
             c.read_users.setdefault(i, []).append((in_phase(names), f"n{i}_sc_addr", f"n{i}_sc_req"))
             a(f"    assign n{i}_sc_rvalid = n{i}_rv[1];")
             a(f"    assign n{i}_sc_rdata = n{i}_rdata;")
-        readies = []
-        for p in ps:
-            readies.append(f"(ph == {acc_state[p.index]} && p{p.index}_ev_ready)")
-        a(f"    assign n{i}_ev_ready = {' || '.join(readies)};")
+        if len(ps) == 1:    # its only reader's phase is the only one it runs in (_Core.events_to)
+            a(f"    assign n{i}_ev_ready = p{ps[0].index}_ev_ready;")
+        else:
+            readies = [f"(ph == {acc_state[p.index]} && p{p.index}_ev_ready)" for p in ps]
+            a(f"    assign n{i}_ev_ready = {' || '.join(readies)};")
         a("")
 
     # ---- synapse engines: one per projection
@@ -643,9 +660,10 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/") -> CoreInfo:
             a(f"        .NH({src.H}), .NWD({src.W}), .RLN({t.rln}), .CLN({t.cln}), .RLB({t.rlb}), "
               f".KB({t.kb}), .WAB({t.wab}), .SAB({t.sab}), .WD({t.wd}), .NWG({t.nwg}), .NGB({clog2(t.nwg)}),")
             a(f'        .ROWS("{pre}_rows.mem"), .COLS("{pre}_cols.mem"), .ROWL("{pre}_rowl.mem"), '
-              f'.COLL("{pre}_coll.mem"), .CHAN("{pre}_chan.mem"), .WEIGHTS("{pre}_w.mem")')
+              f'.COLL("{pre}_coll.mem"), .CHAN("{pre}_chan.mem"), .WEIGHTS("{pre}_w.mem"), '
+              f'.BLOCK({c.block(t.wd, sink.lanes * p.weight_bits)})')
             a(f"    ) p{p.index}_syn (")
-            a(f"        .clk(clk), .rst(rst), .ev_valid(n{src.index}_ev_valid && ph == {s}), .ev_ready(p{p.index}_ev_ready),")
+            a(f"        .clk(clk), .rst(rst), .ev_valid({c.events_to(src, s)}), .ev_ready(p{p.index}_ev_ready),")
             a(f"        .ev_c(n{src.index}_ev_c), .ev_y(n{src.index}_ev_y), .ev_x(n{src.index}_ev_x), "
               f".ev_val(n{src.index}_ev_val), .ev_word(" + (f"n{src.index}_ev_word" if t.diag else
                                                              f"{sink.lanes * XW}'d0") + f"), .busy(p{p.index}_busy),")
@@ -801,9 +819,10 @@ def _tap_parallel_engine(c: _Core, p: Projection, t: ProjectionTables, state: st
       f".CB({sb['CB']}), .YB({sb['YB']}), .XB({sb['XB']}),")
     a(f"        .NH({src.H}), .NWD({src.W}), .BY({sink.banks[0]}), .BX({sink.banks[1]}), .RIB({t.rib}), "
       f".CIB({t.cib}), .WAB({t.wab}), .SAB({t.sab}), .WD({t.wd}), .NWG({t.nwg}), .NGB({clog2(t.nwg)}),")
-    a(f'        .ROWT("{pre}_rowt.mem"), .COLT("{pre}_colt.mem"), .CHAN("{pre}_chan.mem"), .WEIGHTS("{pre}_w.mem")')
+    a(f'        .ROWT("{pre}_rowt.mem"), .COLT("{pre}_colt.mem"), .CHAN("{pre}_chan.mem"), .WEIGHTS("{pre}_w.mem"), '
+      f'.BLOCK({c.block(t.wd, L * p.weight_bits)})')
     a(f"    ) p{p.index}_syn (")
-    a(f"        .clk(clk), .rst(rst), .ev_valid(n{src.index}_ev_valid && ph == {state}), .ev_ready(p{p.index}_ev_ready),")
+    a(f"        .clk(clk), .rst(rst), .ev_valid({c.events_to(src, state)}), .ev_ready(p{p.index}_ev_ready),")
     a(f"        .ev_c(n{src.index}_ev_c), .ev_y(n{src.index}_ev_y), .ev_x(n{src.index}_ev_x), "
       f".ev_val(n{src.index}_ev_val), .busy(p{p.index}_busy),")
     a(f"        .req_valid(p{p.index}_req_valid), .req_addr(p{p.index}_req_addr), .req_add(p{p.index}_req_add));")

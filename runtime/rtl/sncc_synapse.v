@@ -38,7 +38,8 @@ module sncc_synapse #(
     parameter integer NWG = 1,      // words per tap
     parameter integer NGB = 1,      // bits of a word-in-tap counter
     parameter ROWS = "", parameter COLS = "", parameter ROWL = "", parameter COLL = "",
-    parameter CHAN = "", parameter WEIGHTS = ""
+    parameter CHAN = "", parameter WEIGHTS = "",
+    parameter integer BLOCK = 0     // weights in block RAM (sncc_rom)
 ) (
     input  wire            clk,
     input  wire            rst,
@@ -60,11 +61,10 @@ module sncc_synapse #(
     reg [WAB+SAB-1:0]   rowl [0:RLN-1];
     reg [WAB+SAB-1:0]   coll [0:CLN-1];
     reg [WAB+SAB-1:0]   chan [0:(1<<CB)-1];   // per channel {weight base, sink base} (NC used)
-    reg [L*WW-1:0]      wrom [0:WD-1];
     initial begin
         $readmemh(ROWS, rows); $readmemh(COLS, cols);
         $readmemh(ROWL, rowl); $readmemh(COLL, coll);
-        $readmemh(CHAN, chan); $readmemh(WEIGHTS, wrom);
+        $readmemh(CHAN, chan);
     end
 
     // ---- the event being expanded
@@ -156,13 +156,11 @@ module sncc_synapse #(
     reg [WAB-1:0]  wa1;
     reg [SAB-1:0]  sa1, sa2, sa3;
     reg [L*XW-1:0] x1, x2, x3;
-    reg [L*WW-1:0] wq2, wq3;
+    wire [L*WW-1:0] wq3;            // the weight word, two cycles after wa1
     always @(posedge clk) begin
         wa1 <= base[WAB+SAB-1:SAB] + rw[WAB+SAB-1:SAB] + cw[WAB+SAB-1:SAB] + kw;
         sa1 <= base[SAB-1:0] + rw[SAB-1:0] + cw[SAB-1:0] + ks;
         x1 <= val;
-        wq2 <= wrom[wa1];           // weight ROM: registered read ...
-        wq3 <= wq2;                 // ... and output register
         sa2 <= sa1; sa3 <= sa2;
         x2 <= x1; x3 <= x2;
         if (rst) begin
@@ -171,6 +169,8 @@ module sncc_synapse #(
             v1 <= active; v2 <= v1; v3 <= v2; req_valid <= v3;
         end
     end
+
+    sncc_rom #(.W(L*WW), .D(WD), .AB(WAB), .BLOCK(BLOCK), .INIT(WEIGHTS)) wrom (.clk(clk), .addr(wa1), .q(wq3));
 
     // ---- addends (stage 4, registered into the request): w * value fits the sink's AW bits
     // exactly (each term lies within the quantize pass's worst-case range of the sum)

@@ -39,7 +39,8 @@ module sncc_synapse_tp #(
     parameter integer WD = 1,       // weight words
     parameter integer NWG = 1,      // words per tap
     parameter integer NGB = 1,      // bits of a word-in-tap counter
-    parameter ROWT = "", parameter COLT = "", parameter CHAN = "", parameter WEIGHTS = ""
+    parameter ROWT = "", parameter COLT = "", parameter CHAN = "", parameter WEIGHTS = "",
+    parameter integer BLOCK = 0     // each weight copy in block RAM (sncc_rom)
 ) (
     input  wire                  clk,
     input  wire                  rst,
@@ -125,23 +126,20 @@ module sncc_synapse_tp #(
         for (gy = 0; gy < BY; gy = gy + 1) begin : row
             for (gx = 0; gx < BX; gx = gx + 1) begin : col
                 localparam integer P = gy * BX + gx;
-                reg [L*WW-1:0] wrom [0:WD-1];
-                initial $readmemh(WEIGHTS, wrom);
                 wire [EW-1:0] rr = re[gy];
                 wire [EW-1:0] cc = ce[gx];
                 wire on = rr[EW-1] && cc[EW-1];
                 reg            o1, o2, o3;
                 reg [WAB-1:0]  wa1;
                 reg [SAB-1:0]  sa1, sa2, sa3;
-                reg [L*WW-1:0] wq2, wq3;
+                wire [L*WW-1:0] wq3;    // the weight word, two cycles after wa1
                 always @(posedge clk) begin
                     wa1 <= base[WAB+SAB-1:SAB] + rr[WAB+SAB-1:SAB] + cc[WAB+SAB-1:SAB] + kw;
                     sa1 <= base[SAB-1:0] + rr[SAB-1:0] + cc[SAB-1:0] + ks;
-                    wq2 <= wrom[wa1];       // weight ROM: registered read ...
-                    wq3 <= wq2;             // ... and output register
                     sa2 <= sa1; sa3 <= sa2;
                     o1 <= on; o2 <= o1; o3 <= o2;
                 end
+                sncc_rom #(.W(L*WW), .D(WD), .AB(WAB), .BLOCK(BLOCK), .INIT(WEIGHTS)) wrom (.clk(clk), .addr(wa1), .q(wq3));
                 // w * value fits the sink's AW bits exactly (quantize's worst case, spec/ir.md 6),
                 // in two registered halves added in the next stage (timing: a shift-add of XW
                 // terms would chain XW - 1 adders): pa + pb = w * value

@@ -125,6 +125,7 @@ module sncc_uart_frontend #(
     reg           f_full;
     localparam [FAB:0] FDL = FD[FAB:0];
     wire          f_empty = (f_w == f_r);
+    wire          f_near = ((f_w - f_r) == FDL - 1'b1);   // one byte short of full
     reg           l_in;          // the line is inside a frame
     reg [LB-1:0]  l_left;        // its bytes still to come
 
@@ -261,7 +262,9 @@ module sncc_uart_frontend #(
             t_oready   <= 1'b0;
             if (u_valid && in_ready && !b_mode) u_valid <= 1'b0;
             if (f_push) f_w <= f_w + 1'b1;
-            f_full <= (f_w + {{FAB{1'b0}}, f_push} - f_r - {{FAB{1'b0}}, f_pop}) == FDL;
+            // full next: full and nothing read, or one short of full and a byte in, none out
+            // (a push needs !f_full); no adder after f_push (timing)
+            f_full <= f_full ? !f_pop : (f_near && f_push && !f_pop);
             if (owed_inc && !owed_dec) owed <= owed + 8'd1;
             else if (owed_dec && !owed_inc) owed <= owed - 8'd1;
             if (f_pop) begin
