@@ -118,13 +118,15 @@ module sncc_scan #(
         lsb = {CB{1'b0}};
         for (i = L - 1; i >= 0; i = i - 1) if (pend[i]) lsb = i[CB-1:0];
     end
-    wire [L-1:0] nxt2 = nxt & (nxt - 1'b1);
-    // nxt has at most one lane (nxt2 == 0) as AND/OR logic, not a test after the subtraction
-    // (timing: the subtract's carry chain and a wide zero test were one path)
+    // nxt2 = nxt without its lowest lane (nxt & (nxt - 1)) and "nxt has at most one lane"
+    // (nxt2 == 0), both as AND/OR logic over a prefix OR, not a subtraction: synthesis shared
+    // the subtraction's 32-bit carry chain with the test (timing)
+    reg [L-1:0] nxt2;
     reg seen, two;
     always @* begin
         seen = 1'b0; two = 1'b0;
         for (i = 0; i < L; i = i + 1) begin
+            nxt2[i] = seen && nxt[i];
             two = two || (seen && nxt[i]);
             seen = seen || nxt[i];
         end

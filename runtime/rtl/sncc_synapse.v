@@ -143,14 +143,25 @@ module sncc_synapse #(
         end
     end
 
-    // ---- addresses (stage 0 -> registered)
-    wire [WAB+SAB-1:0] rw = rowl[rl];
-    wire [WAB+SAB-1:0] cw = coll[cl];
+    // ---- list entries (stage 0 -> A): registered reads, each table's only reader, so that
+    // synthesis keeps the tables after rl/cl rather than pulling their next-state logic in
+    // front of them (timing); the rest of the word's state moves along with them
+    reg [WAB+SAB-1:0] rw, cw, basea;
+    reg [NGB-1:0]     ka;
+    reg [L*XW-1:0]    xa;
+    reg               va;
+    always @(posedge clk) begin
+        rw <= rowl[rl]; cw <= coll[cl];
+        ka <= k; basea <= base; xa <= val;
+        va <= !rst && active;
+    end
+
+    // ---- addresses (stage A -> 1)
     reg  [WAB-1:0] kw;
     reg  [SAB-1:0] ks;
     always @* begin
-        kw = {WAB{1'b0}}; kw[NGB-1:0] = k;
-        ks = {SAB{1'b0}}; ks[NGB-1:0] = k;
+        kw = {WAB{1'b0}}; kw[NGB-1:0] = ka;
+        ks = {SAB{1'b0}}; ks[NGB-1:0] = ka;
     end
     reg            v1, v2, v3;
     reg [WAB-1:0]  wa1;
@@ -158,15 +169,15 @@ module sncc_synapse #(
     reg [L*XW-1:0] x1, x2, x3;
     wire [L*WW-1:0] wq3;            // the weight word, two cycles after wa1
     always @(posedge clk) begin
-        wa1 <= base[WAB+SAB-1:SAB] + rw[WAB+SAB-1:SAB] + cw[WAB+SAB-1:SAB] + kw;
-        sa1 <= base[SAB-1:0] + rw[SAB-1:0] + cw[SAB-1:0] + ks;
-        x1 <= val;
+        wa1 <= basea[WAB+SAB-1:SAB] + rw[WAB+SAB-1:SAB] + cw[WAB+SAB-1:SAB] + kw;
+        sa1 <= basea[SAB-1:0] + rw[SAB-1:0] + cw[SAB-1:0] + ks;
+        x1 <= xa;
         sa2 <= sa1; sa3 <= sa2;
         x2 <= x1; x3 <= x2;
         if (rst) begin
             v1 <= 1'b0; v2 <= 1'b0; v3 <= 1'b0; req_valid <= 1'b0;
         end else begin
-            v1 <= active; v2 <= v1; v3 <= v2; req_valid <= v3;
+            v1 <= va; v2 <= v1; v3 <= v2; req_valid <= v3;
         end
     end
 
@@ -197,7 +208,7 @@ module sncc_synapse #(
         req_add <= add;
     end
 
-    assign busy = lv || active || v1 || v2 || v3 || req_valid;
+    assign busy = lv || active || va || v1 || v2 || v3 || req_valid;
 endmodule
 
 `default_nettype wire

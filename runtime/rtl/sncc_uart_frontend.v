@@ -133,6 +133,9 @@ module sncc_uart_frontend #(
     localparam [2:0] R_IDLE = 3'd0, R_DATA = 3'd1, R_BENCHW = 3'd2, R_BENCH = 3'd3, R_DISCARD = 3'd4,
                      R_ERR = 3'd5;
     reg [2:0]     r_st;
+    // r_st == R_DISCARD and r_st == R_ERR, kept with r_st: the line check, the FIFO and the
+    // transmitter test one flip-flop, not a decode of the state (timing)
+    reg           r_disc, r_err;
     reg [KB-1:0]  r_elems;       // elements received in this frame
     reg [7:0]     r_bi;          // byte of the current element
     reg [AW-1:0]  r_acc;         // bytes of the current element (shift register, first byte low)
@@ -203,10 +206,10 @@ module sncc_uart_frontend #(
     end
 
     // memories: one write and one registered read port each
-    wire f_push = rx_valid && (r_st != R_DISCARD) && (r_st != R_ERR) && !f_full;
+    wire f_push = rx_valid && !r_disc && !r_err && !f_full;
     // a frame's last element goes to the core / a classify answer's last byte goes out
     wire owed_inc = (r_st == R_DATA) && p_have && (r_bi == ILAST) && (!u_valid || in_ready) && (r_elems == KLAST);
-    wire owed_dec = t_go && (r_st != R_DISCARD) && (t_cnt == 4'd0) && (t_st == T_END);
+    wire owed_dec = t_go && !r_disc && (t_cnt == 4'd0) && (t_st == T_END);
     wire f_pop  = !f_empty && !p_have;
     always @(posedge clk) begin
         if (f_push) fifo[f_w[FAB-1:0]] <= rx_byte;
@@ -224,6 +227,8 @@ module sncc_uart_frontend #(
             e_code     <= code;
             e_detail   <= detail;
             r_st       <= R_DISCARD;
+            r_disc     <= 1'b1;
+            r_err      <= 1'b0;
             core_abort <= 1'b1;
             u_valid    <= 1'b0;
             b_mode     <= 1'b0;
@@ -244,7 +249,7 @@ module sncc_uart_frontend #(
 
     always @(posedge clk) begin
         if (rst) begin
-            r_st <= R_IDLE; r_elems <= {KB{1'b0}}; r_bi <= 8'd0; r_acc <= {AW{1'b0}};
+            r_st <= R_IDLE; r_disc <= 1'b0; r_err <= 1'b0; r_elems <= {KB{1'b0}}; r_bi <= 8'd0; r_acc <= {AW{1'b0}};
             u_valid <= 1'b0; u_data <= {IW{1'b0}}; quiet <= {TOB{1'b0}};
             e_code <= 8'd0; e_detail <= 8'd0; e_pend <= 1'b0; core_abort <= 1'b0;
             b_mode <= 1'b0; b_feed <= 1'b0; b_addr <= {BAB{1'b0}}; b_valid <= 1'b0;
@@ -300,7 +305,7 @@ module sncc_uart_frontend #(
 
             // ---------------------------------------------------------- transmit
             // (before receive: an error found below overrides what the transmitter does)
-            if (t_go && r_st != R_DISCARD) begin
+            if (t_go && !r_disc) begin
                 if (t_cnt != 4'd0) begin
                     t_start <= 1'b1;
                     t_byte  <= t_field[7:0];
@@ -408,16 +413,17 @@ module sncc_uart_frontend #(
                     b_fin <= 1'b0; b_waddr <= {RAB{1'b0}}; b_cimg <= {BNB{1'b0}};
                 end
                 R_BENCH: ;                                 // T_BEND returns to R_IDLE
-                R_DISCARD: if (quiet_full) r_st <= R_ERR;
+                R_DISCARD: if (quiet_full) begin r_st <= R_ERR; r_disc <= 1'b0; r_err <= 1'b1; end
                 R_ERR: if (t_st == T_IDLE && !e_pend) begin
                     e_pend <= 1'b1;
                     r_st   <= R_IDLE;
+                    r_err  <= 1'b0;
                 end
                 default: r_st <= R_IDLE;
             endcase
             // ---------------------------------------------------------- line: check frames as they arrive
             // (last: an error found here overrides what the parser and transmitter do)
-            if (r_st != R_DISCARD && r_st != R_ERR) begin
+            if (!r_disc && !r_err) begin
                 if (rx_framing) fail(E_FRAMING, 8'd0);
                 else if (rx_valid) begin
                     if (f_full) fail(E_OVERRUN, 8'd0);
@@ -433,6 +439,7 @@ module sncc_uart_frontend #(
                 end else if (l_in && quiet_full) begin
                     fail(E_TIMEOUT, 8'd0);
                     r_st <= R_ERR;                         // the line is already quiet
+                    r_disc <= 1'b0; r_err <= 1'b1;
                 end
             end
 
