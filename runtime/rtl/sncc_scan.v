@@ -119,19 +119,16 @@ module sncc_scan #(
         for (i = L - 1; i >= 0; i = i - 1) if (pend[i]) lsb = i[CB-1:0];
     end
     // nxt2 = nxt without its lowest lane (nxt & (nxt - 1)) and "nxt has at most one lane"
-    // (nxt2 == 0), both as AND/OR logic over a prefix OR, not a subtraction: synthesis shared
-    // the subtraction's 32-bit carry chain with the test (timing)
+    // (nxt2 == 0), as AND/OR logic: lane i stays if any lane below it is set, a wide OR of its
+    // own (a tree), not a subtraction's carry chain or a serial prefix (timing)
     reg [L-1:0] nxt2;
-    reg seen, two;
     always @* begin
-        seen = 1'b0; two = 1'b0;
-        for (i = 0; i < L; i = i + 1) begin
-            nxt2[i] = seen && nxt[i];
-            two = two || (seen && nxt[i]);
-            seen = seen || nxt[i];
-        end
+        for (i = 0; i < L; i = i + 1) nxt2[i] = nxt[i] && (|(nxt << (L - i)));
     end
-    wire take = ev_valid && ev_ready;
+    wire two = |nxt2;
+    wire e_valid = active && !emp;      // an event to hand over
+    reg  s_full;                        // the output stage's skid register holds one
+    wire take = e_valid && !s_full;
     wire pop = (count != 3'd0) && (emp || (take && one));
 
     always @(posedge clk) begin
@@ -194,18 +191,34 @@ module sncc_scan #(
         end
     end
 
-    assign ev_valid = active && !emp;
-    assign ev_c = words ? cc : cc + lsb;
-    assign ev_word = cur;
-    assign ev_y = cy;
-    assign ev_x = cx;
     reg [XW-1:0] val;
     always @* begin
         val = {XW{1'b0}};
         for (i = 0; i < L; i = i + 1) if (lsb == i[CB-1:0]) val = cur[i*XW +: XW];
     end
-    assign ev_val = val;
-    assign busy = active;
+
+    // ---- output stage: a register and a skid register, so the hand-over above sees a
+    // registered ready (s_full) and the consumer's ev_ready only chooses what the output
+    // register loads (timing: it no longer runs through pop into the lane registers)
+    localparam integer DW = CB + YB + XB + XW + L * XW;
+    wire [DW-1:0] e_d = {words ? cc : cc + lsb, cy, cx, val, cur};
+    reg           o_valid;
+    reg [DW-1:0]  o_d, s_d;
+    wire          o_free = !o_valid || ev_ready;
+    always @(posedge clk) begin
+        if (rst || start) begin
+            o_valid <= 1'b0; s_full <= 1'b0;
+        end else if (o_free) begin
+            if (s_full) begin o_d <= s_d; o_valid <= 1'b1; s_full <= 1'b0; end
+            else if (take) begin o_d <= e_d; o_valid <= 1'b1; end
+            else o_valid <= 1'b0;
+        end else if (take) begin
+            s_d <= e_d; s_full <= 1'b1;
+        end
+    end
+    assign ev_valid = o_valid;
+    assign {ev_c, ev_y, ev_x, ev_val, ev_word} = o_d;
+    assign busy = active || o_valid || s_full;
 endmodule
 
 `default_nettype wire

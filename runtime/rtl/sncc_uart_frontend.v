@@ -151,7 +151,12 @@ module sncc_uart_frontend #(
     wire [AW+IW-1:0] el_wide = {{IW{1'b0}}, merged[AW+7:8]};
     /* verilator lint_on UNUSEDSIGNAL */
     wire [AW-1:0]    element = merged[AW+7:8];
-    wire          quiet_full = (quiet == TMAX);
+    reg           quiet_full;    // quiet == TMAX, as a register (timing: the timeout check starts here)
+    // the line check's verdict on this cycle's byte, applied the next cycle (timing: the check
+    // no longer sits in front of the twenty registers an error resets; to the rest of the
+    // design a failing byte arrives one cycle later)
+    reg           l_fail, l_tmo;
+    reg [7:0]     l_code, l_detail;
 
     // benchmark
     reg           b_mode;        // the core belongs to the benchmark (inputs from the ROM)
@@ -221,6 +226,16 @@ module sncc_uart_frontend #(
         q_cls <= rcls[q_img];
     end
 
+    // the line check found an error (applied the next cycle)
+    task verdict(input [7:0] code, input [7:0] detail, input timeout);
+        begin
+            l_fail   <= 1'b1;
+            l_tmo    <= timeout;
+            l_code   <= code;
+            l_detail <= detail;
+        end
+    endtask
+
     // an error: drop everything, reset the core, and wait for a quiet line
     task fail(input [7:0] code, input [7:0] detail);
         begin
@@ -250,7 +265,8 @@ module sncc_uart_frontend #(
     always @(posedge clk) begin
         if (rst) begin
             r_st <= R_IDLE; r_disc <= 1'b0; r_err <= 1'b0; r_elems <= {KB{1'b0}}; r_bi <= 8'd0; r_acc <= {AW{1'b0}};
-            u_valid <= 1'b0; u_data <= {IW{1'b0}}; quiet <= {TOB{1'b0}};
+            u_valid <= 1'b0; u_data <= {IW{1'b0}}; quiet <= {TOB{1'b0}}; quiet_full <= 1'b0;
+            l_fail <= 1'b0; l_tmo <= 1'b0; l_code <= 8'd0; l_detail <= 8'd0;
             e_code <= 8'd0; e_detail <= 8'd0; e_pend <= 1'b0; core_abort <= 1'b0;
             b_mode <= 1'b0; b_feed <= 1'b0; b_addr <= {BAB{1'b0}}; b_valid <= 1'b0;
             b_count <= 1'b0; b_lo <= 24'd0; b_hi <= 24'd0; b_wrap <= 1'b0; b_started <= 1'b0;
@@ -276,8 +292,11 @@ module sncc_uart_frontend #(
                 f_r    <= f_r + 1'b1;
                 p_have <= 1'b1;
             end
-            if (rx_valid || rx_framing) quiet <= {TOB{1'b0}};
-            else if (!quiet_full) quiet <= quiet + 1'b1;
+            if (rx_valid || rx_framing) begin
+                quiet <= {TOB{1'b0}}; quiet_full <= 1'b0;
+            end else if (!quiet_full) begin
+                quiet <= quiet + 1'b1; quiet_full <= (quiet == TMAX - 1'b1);
+            end
 
             // ---------------------------------------------------------- benchmark run
             if (b_adv) begin
@@ -422,25 +441,30 @@ module sncc_uart_frontend #(
                 default: r_st <= R_IDLE;
             endcase
             // ---------------------------------------------------------- line: check frames as they arrive
-            // (last: an error found here overrides what the parser and transmitter do)
-            if (!r_disc && !r_err) begin
-                if (rx_framing) fail(E_FRAMING, 8'd0);
+            // The verdict goes to l_fail; the next cycle applies it (last: an error overrides what
+            // the parser and transmitter do). No check while a verdict waits.
+            l_fail <= 1'b0;
+            l_tmo  <= 1'b0;
+            if (l_fail) begin
+                fail(l_code, l_detail);
+                if (l_tmo) begin
+                    r_st <= R_ERR;                         // the line is already quiet
+                    r_disc <= 1'b0; r_err <= 1'b1;
+                end
+            end else if (!r_disc && !r_err) begin
+                if (rx_framing) verdict(E_FRAMING, 8'd0, 1'b0);
                 else if (rx_valid) begin
-                    if (f_full) fail(E_OVERRUN, 8'd0);
+                    if (f_full) verdict(E_OVERRUN, 8'd0, 1'b0);
                     else if (!l_in) begin
                         if (rx_byte == H_REQ) begin
                             l_in   <= 1'b1;
                             l_left <= PAY;
-                        end else if (!(rx_byte == H_BENCH && BENCH_N > 0)) fail(E_HEADER, rx_byte);
+                        end else if (!(rx_byte == H_BENCH && BENCH_N > 0)) verdict(E_HEADER, rx_byte, 1'b0);
                     end else begin
                         l_left <= l_left - 1'b1;
                         if (l_left == {{(LB-1){1'b0}}, 1'b1}) l_in <= 1'b0;
                     end
-                end else if (l_in && quiet_full) begin
-                    fail(E_TIMEOUT, 8'd0);
-                    r_st <= R_ERR;                         // the line is already quiet
-                    r_disc <= 1'b0; r_err <= 1'b1;
-                end
+                end else if (l_in && quiet_full) verdict(E_TIMEOUT, 8'd0, 1'b1);
             end
 
         end
