@@ -97,15 +97,25 @@ def main():
     ap.add_argument("--levels", default="4", help="L, or L,L2,... to fine-tune over several levels")
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--shift", type=int, default=0, help="random whole-pixel shifts of the training images, 0: none")
+    ap.add_argument("--init", default=str(HERE / "cnn.onnx"),
+                    help="the ReLU CNN (ONNX) to start from, or 'scratch': train_cnn.py's untrained CNN with "
+                         "BatchNorm (folded by the export), QCFS trained from random weights")
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(2)
     (x, y), (xt, yt) = load_mnist()
     x, xt = x.reshape(-1, 1, 28, 28), xt.reshape(-1, 1, 28, 28)
-    relu = load_cnn()
+    if args.init == "scratch":
+        from train_cnn import make
+
+        torch.manual_seed(args.seed)
+        relu = make().eval()
+    else:
+        relu = load_cnn(args.init)
     levels = tuple(int(v) for v in args.levels.split(","))
     t = time.perf_counter()
     model = finetune_qcfs(relu, x, y, L=levels if len(levels) > 1 else levels[0], epochs=args.epochs, lr=args.lr,
-                          shift=args.shift)
+                          shift=args.shift, seed=args.seed)
     seconds = time.perf_counter() - t
     with torch.no_grad():
         acc = lambda m: float((m(torch.from_numpy(xt)).argmax(1).numpy() == yt).mean())  # noqa: E731
@@ -113,7 +123,8 @@ def main():
               f"fine-tuned in {seconds:.0f} s")
     export(model, args.o, {"finetune_seconds": f"{seconds:.0f}", "finetune": f"L={args.levels} epochs={args.epochs} "
                            f"lr={args.lr} " + (f"shift={args.shift} " if args.shift else "")  # as before without shifts
-                           + "seed=0, from examples/cnn.onnx"})
+                           + f"seed={args.seed}, from "
+                           + ("random weights" if args.init == "scratch" else f"examples/{Path(args.init).name}")})
     print(f"-> {args.o}")
 
 
