@@ -20,6 +20,21 @@ defaults; fixed8 = quantize{weight_bits=8}): from the 99.15% ReLU CNN of
              fixed8: 91.80, 96.80, 98.53, 98.49, 97.87, 97.80
 both below the shipped pair's fixed8 98.71% at T = 4 (and far below it at T = 16, 32):
 the stronger ReLU ANN did not carry over to the spiking network.
+
+Towards issue 8's 99.0% in fixed8 at T <= 16 (same architecture; all 10,000 test images;
+SNN at T = 4, 8, 16 with the trained staircase; 2 threads, machine shared with two jobs):
+  --epochs 5 (lr 5e-4, from cnn.onnx): QCFS ANN 98.79% in 1,119 s (train loss 0.005:
+             more epochs overfit); float 98.81, 98.83, 98.80; fixed8 98.87, 98.85, 98.72
+  --init scratch --epochs 8 --lr 1e-3 --shift 1 (QCFS from random weights, BatchNorm
+             trained and folded by the export): QCFS ANN 98.80% in 2,510 s; float 98.35,
+             96.57, 83.99; fixed8 98.32, 96.51, 83.85 (converts worse than fine-tuning
+             from ReLU, and collapses at T > L)
+  --lr 2e-4 (3 epochs, from cnn.onnx): QCFS ANN 98.74% in 685 s; float 98.78, 98.69,
+             98.68; fixed8 98.70, 98.69, 98.57
+  --lr 1e-3 (3 epochs, from cnn.onnx): QCFS ANN 98.93% in 999 s; float 98.80, 98.85,
+             98.86; fixed8 98.77, 98.76, 98.85
+None reaches 99.0%; no examples/cnn99.onnx. (This evaluation reproduces the shipped
+pair's T = 4 numbers: QCFS ANN 98.82%, float 98.76%, fixed8 98.71%.)
 """
 import argparse
 import time
@@ -97,15 +112,25 @@ def main():
     ap.add_argument("--levels", default="4", help="L, or L,L2,... to fine-tune over several levels")
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--shift", type=int, default=0, help="random whole-pixel shifts of the training images, 0: none")
+    ap.add_argument("--init", default=str(HERE / "cnn.onnx"),
+                    help="the ReLU CNN (ONNX) to start from, or 'scratch': train_cnn.py's untrained CNN with "
+                         "BatchNorm (folded by the export), QCFS trained from random weights")
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(2)
     (x, y), (xt, yt) = load_mnist()
     x, xt = x.reshape(-1, 1, 28, 28), xt.reshape(-1, 1, 28, 28)
-    relu = load_cnn()
+    if args.init == "scratch":
+        from train_cnn import make
+
+        torch.manual_seed(args.seed)
+        relu = make().eval()
+    else:
+        relu = load_cnn(args.init)
     levels = tuple(int(v) for v in args.levels.split(","))
     t = time.perf_counter()
     model = finetune_qcfs(relu, x, y, L=levels if len(levels) > 1 else levels[0], epochs=args.epochs, lr=args.lr,
-                          shift=args.shift)
+                          shift=args.shift, seed=args.seed)
     seconds = time.perf_counter() - t
     with torch.no_grad():
         acc = lambda m: float((m(torch.from_numpy(xt)).argmax(1).numpy() == yt).mean())  # noqa: E731
@@ -113,7 +138,8 @@ def main():
               f"fine-tuned in {seconds:.0f} s")
     export(model, args.o, {"finetune_seconds": f"{seconds:.0f}", "finetune": f"L={args.levels} epochs={args.epochs} "
                            f"lr={args.lr} " + (f"shift={args.shift} " if args.shift else "")  # as before without shifts
-                           + "seed=0, from examples/cnn.onnx"})
+                           + f"seed={args.seed}, from "
+                           + ("random weights" if args.init == "scratch" else f"examples/{Path(args.init).name}")})
     print(f"-> {args.o}")
 
 
