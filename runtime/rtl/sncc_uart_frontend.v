@@ -193,6 +193,7 @@ module sncc_uart_frontend #(
     reg [3:0]  t_st;
     reg [63:0] t_field;
     reg [3:0]  t_cnt;            // bytes of t_field still to send
+    reg        t_z;              // t_cnt == 0, kept with it (timing: owed's update starts here)
     reg        t_oready;
     wire       t_go = t_ready && !t_start;
     assign out_ready = b_mode ? 1'b1 : t_oready;
@@ -214,7 +215,7 @@ module sncc_uart_frontend #(
     wire f_push = rx_valid && !r_disc && !r_err && !f_full;
     // a frame's last element goes to the core / a classify answer's last byte goes out
     wire owed_inc = (r_st == R_DATA) && p_have && (r_bi == ILAST) && (!u_valid || in_ready) && (r_elems == KLAST);
-    wire owed_dec = t_go && !r_disc && (t_cnt == 4'd0) && (t_st == T_END);
+    wire owed_dec = t_go && !r_disc && t_z && (t_st == T_END);
     wire f_pop  = !f_empty && !p_have;
     always @(posedge clk) begin
         if (f_push) fifo[f_w[FAB-1:0]] <= rx_byte;
@@ -253,6 +254,7 @@ module sncc_uart_frontend #(
             b_fin      <= 1'b0;
             t_st       <= T_IDLE;
             t_cnt      <= 4'd0;
+            t_z        <= 1'b1;
             f_w        <= {(FAB+1){1'b0}};
             f_r        <= {(FAB+1){1'b0}};
             f_full     <= 1'b0;
@@ -273,7 +275,7 @@ module sncc_uart_frontend #(
             b_done <= {BNB{1'b0}}; b_first <= 1'b1; b_fin <= 1'b0;
             b_waddr <= {RAB{1'b0}}; b_cimg <= {BNB{1'b0}};
             q_raddr <= {RAB{1'b0}}; q_img <= {BNB{1'b0}}; q_vi <= {NOB{1'b0}};
-            t_st <= T_IDLE; t_field <= 64'd0; t_cnt <= 4'd0; t_start <= 1'b0; t_byte <= 8'd0;
+            t_st <= T_IDLE; t_field <= 64'd0; t_cnt <= 4'd0; t_z <= 1'b1; t_start <= 1'b0; t_byte <= 8'd0;
             t_oready <= 1'b0;
             f_w <= {(FAB+1){1'b0}}; f_r <= {(FAB+1){1'b0}}; f_full <= 1'b0; p_have <= 1'b0; l_in <= 1'b0;
             l_left <= {LB{1'b0}}; owed <= 8'd0;
@@ -325,24 +327,25 @@ module sncc_uart_frontend #(
             // ---------------------------------------------------------- transmit
             // (before receive: an error found below overrides what the transmitter does)
             if (t_go && !r_disc) begin
-                if (t_cnt != 4'd0) begin
+                if (!t_z) begin
                     t_start <= 1'b1;
                     t_byte  <= t_field[7:0];
                     t_field <= {8'd0, t_field[63:8]};
                     t_cnt   <= t_cnt - 4'd1;
+                    t_z     <= (t_cnt == 4'd1);
                 end else case (t_st)
                     T_IDLE: if (e_pend) begin
                         e_pend  <= 1'b0;
                         t_field <= {56'd0, H_ERR};
-                        t_cnt   <= 4'd1;
+                        t_cnt   <= 4'd1; t_z <= 1'b0;
                         t_st    <= T_ERR;
                     end else if (owed != 8'd0 && out_valid && !b_mode) begin
                         t_field <= {56'd0, H_RESP};
-                        t_cnt   <= 4'd1;
+                        t_cnt   <= 4'd1; t_z <= 1'b0;
                         t_st    <= T_CLS;
                     end else if (r_st == R_BENCH && b_fin) begin
                         t_field <= {56'd0, H_BRESP};
-                        t_cnt   <= 4'd1;
+                        t_cnt   <= 4'd1; t_z <= 1'b0;
                         t_st    <= T_BN;
                         q_raddr <= {RAB{1'b0}};
                         q_img   <= {BNB{1'b0}};
@@ -350,17 +353,17 @@ module sncc_uart_frontend #(
                     end
                     T_ERR: begin
                         t_field <= {48'd0, e_detail, e_code};
-                        t_cnt   <= 4'd2;
+                        t_cnt   <= 4'd2; t_z <= 1'b0;
                         t_st    <= T_IDLE;
                     end
                     T_CLS: begin
                         t_field <= f_cls;
-                        t_cnt   <= CLSB;
+                        t_cnt   <= CLSB; t_z <= 1'b0;
                         t_st    <= T_VAL;
                     end
                     T_VAL: if (out_valid) begin
                         t_field  <= f_val;
-                        t_cnt    <= OUTB;
+                        t_cnt    <= OUTB; t_z <= 1'b0;
                         t_oready <= 1'b1;                  // value taken: the core shows the next
                         t_st     <= out_last ? T_END : T_VAL;
                     end
@@ -372,22 +375,22 @@ module sncc_uart_frontend #(
                     end
                     T_BN: begin
                         t_field <= {48'd0, BCOUNT};
-                        t_cnt   <= 4'd2;
+                        t_cnt   <= 4'd2; t_z <= 1'b0;
                         t_st    <= T_BC;
                     end
                     T_BC: begin
                         t_field <= {16'd0, b_cyc};
-                        t_cnt   <= 4'd6;
+                        t_cnt   <= 4'd6; t_z <= 1'b0;
                         t_st    <= T_BCLS;
                     end
                     T_BCLS: begin
                         t_field <= f_bcls;
-                        t_cnt   <= CLSB;
+                        t_cnt   <= CLSB; t_z <= 1'b0;
                         t_st    <= T_BVAL;
                     end
                     T_BVAL: begin
                         t_field <= f_bval;
-                        t_cnt   <= OUTB;
+                        t_cnt   <= OUTB; t_z <= 1'b0;
                         q_raddr <= q_raddr + 1'b1;
                         if (q_vi == NLAST) begin
                             q_vi  <= {NOB{1'b0}};
