@@ -57,16 +57,17 @@ def qcfs_levels(model) -> int | None:
 
 def sncc_accuracy(model, x_calib, x_test, y_test, encoding: str, maxpool: str = "gate", Ts=TS,
                   staircase: str = "trained", weight_bits: int | None = None, v0_calibration: int = 0,
-                  first_spikes: str = "auto"):
+                  first_spikes: str = "auto", done=None):
     """{T: accuracy}. A QCFS network converted with the trained staircase is built for one T
-    (spec/ir.md 5.6): the T <= L come from one run at T = L, every larger T from its own."""
+    (spec/ir.md 5.6): the T <= L come from one run at T = L, every larger T from its own.
+    The run at T = L goes first; done(acc) is called after each run (partial results)."""
     L = qcfs_levels(model)
     groups = [list(Ts)] if L is None or staircase == "T" else \
         [[t for t in Ts if t <= L]] + [[t] for t in Ts if t > L]
     if v0_calibration:  # the membranes are calibrated for one T: convert at each
         groups = [[t] for t in Ts]
     acc = {}
-    for group in groups:
+    for group in sorted(groups, key=lambda g: L not in g):  # stable: the rest in order
         if not group:
             continue
         T = max(group) if L is None or staircase == "T" or v0_calibration else max(max(group), L)
@@ -80,7 +81,9 @@ def sncc_accuracy(model, x_calib, x_test, y_test, encoding: str, maxpool: str = 
             snn = sncc.SpikingNetwork(q)
         out = snn.run_over_time(x_test, group, progress=True)
         acc.update({t: float((o.argmax(1) == y_test).mean()) for t, o in out.items()})
-    return acc
+        if done is not None:
+            done(dict(sorted(acc.items())))
+    return dict(sorted(acc.items()))
 
 
 def spikingjelly_accuracy(model, x_calib, x_test, y_test, encoding: str, seed: int = 0, Ts=TS):
@@ -198,6 +201,7 @@ def main():
     results = {}  # this run's models; with --merge, write() adds them to those already in --out
     for name in args.models.split(","):
         finetuned = name.endswith("_qcfs")
+        cached = args.cache is not None and (Path(args.cache) / f"{name}.pt").exists()
         if finetuned:
             model, relu, seconds, (x, y), (xt, yt) = models.finetuned(name, cache=args.cache)
         else:
@@ -213,7 +217,13 @@ def main():
             if not wanted(key):
                 return
             t = time.perf_counter()
-            r["snn"][key] = sncc_accuracy(kw.pop("net", model), calib, xt, yt, Ts=kw.pop("Ts", Ts), **kw)
+
+            def done(acc):  # a partial row ('–' for the T still running) survives a run stopped early
+                r["snn"][key] = acc
+                print(f"  {name} {key} so far: {acc} ({time.perf_counter() - t:.0f} s)", flush=True)
+                write(out, results, args.samples, args.merge)
+
+            r["snn"][key] = sncc_accuracy(kw.pop("net", model), calib, xt, yt, Ts=kw.pop("Ts", Ts), done=done, **kw)
             print(f"{name} {key}: " + ", ".join(f"T={k}: {100 * v:.2f}" for k, v in r["snn"][key].items())
                   + f"  ({time.perf_counter() - t:.0f} s)", flush=True)
             write(out, results, args.samples, args.merge)  # each row as it comes: a long run keeps what it measured
@@ -227,7 +237,9 @@ def main():
                               f"sncc.nn.finetune_qcfs(L={models.QCFS_FINETUNE['L']}, "
                               f"epochs={models.QCFS_FINETUNE['epochs']}) in {seconds:.0f} s "
                               + ("(examples/cnn_qcfs.onnx's metadata, from examples/finetune_cnn_qcfs.py)"
-                                 if name == "cnn_qcfs" else "on this machine") + "; "
+                                 if name == "cnn_qcfs" else "on this machine"
+                                 + (" (an earlier run of the same recipe, loaded from --cache)" if cached else ""))
+                              + "; "
                               "the QCFS activations keep L = 4; 'sncc ReLU' converts that ReLU ANN, 'sncc "
                               "T-staircase' the QCFS network without keeping its staircase at T > L (spec/ir.md 5.6)")
         measure("sncc constant", encoding="constant")
