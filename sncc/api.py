@@ -321,8 +321,8 @@ def convert(model, calibration_data=None, T: int | None = None, *, encoding: str
     first_spikes="early": the neurons of a constant input current (the first layer) fire their
     first spike at step 0, with the same counts (spec/ir.md 5.6); for networks whose first layer
     fires on a uniform background (a ResNet on MNIST's zero pixels), with v0_calibration.
-    The default, "auto", is "early" for a network with a residual add and "v0" otherwise;
-    converting a residual network under constant input without early first spikes and
+    The default, "auto", is "early" for a QCFS network with a residual add and "v0" otherwise;
+    converting such a network under constant input without early first spikes and
     v0_calibration logs a warning naming both.
 
         >>> snn = convert("examples/mlp.onnx", x_train[:1000], T=16)   # doctest: +SKIP

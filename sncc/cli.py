@@ -84,7 +84,7 @@ def _conversion_options(p: argparse.ArgumentParser):
                    help="'early': neurons driven by a constant input current (the first layer) fire their first "
                    "spike at step 0, with the same counts (spec/ir.md 5.6; helps residual networks whose first "
                    "layer fires on a uniform background, with --v0-calibration); 'v0': at the steps v0 gives; "
-                   "'auto' (default): early for a network with a residual add, else v0")
+                   "'auto' (default): early for a QCFS network with a residual add, else v0")
 
 
 def _conversion_kw(args) -> dict:

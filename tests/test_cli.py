@@ -213,15 +213,27 @@ def _residual_mlp(tmp_path):
     path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString())
     calib = tmp_path / "calib.npy"
     np.save(calib, rng.random((40, 4)).astype(np.float32))
+    # the same network with QCFS activations (L = 4), as an IR file
+    m = sncc.import_onnx(path)
+    for op in [op for op in m.ops if op.kind == "relu"]:
+        m.replace_all_uses(op.result, m.insert_before(op, "qcfs", op.operands, {"threshold": 2.0, "levels": 4},
+                                                      f"{op.result.name}.q"))
+        m.erase(op)
+    (tmp_path / "residual_qcfs.sir").write_text(m.to_text())
     return path, calib
 
 
 def test_first_spikes_default_on_a_residual_network_and_its_warning(tmp_path):
-    """--first-spikes auto (the default): early on a network with a residual add (the first
+    """--first-spikes auto (the default): early on a QCFS network with a residual add (the first
     layer's v0 just below its threshold, spec 5.6), with a one-line warning naming
     --first-spikes early and --v0-calibration; --first-spikes v0 keeps v0 = 1/2 and warns;
-    both options given: no warning. The MLP example has no residual add: auto is v0, silent."""
-    model, calib = _residual_mlp(tmp_path)
+    both options given: no warning. The same network with ReLU, and the MLP example (no
+    residual add): auto is v0, silent."""
+    relu, calib = _residual_mlp(tmp_path)
+    r = run(relu, "--calib", calib, "-T", 4, "--elide-weights")
+    assert r.returncode == 0 and "v0 = 0.99609375" not in r.stdout and "residual" not in r.stderr, r.stderr
+    assert run(relu, "--calib", calib, "-T", 4, "--first-spikes", "v0", "--elide-weights").stdout == r.stdout
+    model = tmp_path / "residual_qcfs.sir"
     auto = run(model, "--calib", calib, "-T", 4, "--elide-weights")
     assert auto.returncode == 0, auto.stderr
     assert auto.stdout.count("v0 = 0.99609375") == 1, auto.stdout
