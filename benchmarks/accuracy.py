@@ -15,7 +15,7 @@ with a T-level staircase ("sncc T-staircase") and, for cnn_qcfs, 8-bit fixed poi
 ("sncc fixed8": quantize{weight_bits=8}, the FPGA's arithmetic). Every QCFS model also
 gets, at T <= L, a conversion with calibrated initial membranes ("sncc v0-calibrated",
 `convert(v0_calibration=1000, first_spikes="v0")`). resnet_qcfs, which has residual adds
-(convert's default first_spikes=auto is early for it), also gets the former default
+(convert's default first_spikes=auto is early for it, a QCFS network with residual adds), also gets the former default
 ("sncc first-spikes=v0") and the options for residual networks at every T, in float and
 8-bit fixed point ("sncc early+v0-calibrated", "sncc early+v0-calibrated fixed8":
 first_spikes="early", v0_calibration=1000). Rows are written as they are measured.
@@ -229,7 +229,7 @@ def main():
             write(out, results, args.samples, args.merge)  # each row as it comes: a long run keeps what it measured
 
         L = qcfs_levels(model)
-        residual = name.startswith("resnet")  # residual adds: convert's default first_spikes=auto is early
+        residual = name.startswith("resnet")  # residual adds: first_spikes=auto is early for its QCFS network
         if finetuned:
             r["relu_ann"] = models.accuracy(relu, xt, yt)
             r["finetune_seconds"] = seconds
@@ -244,8 +244,9 @@ def main():
                               "T-staircase' the QCFS network without keeping its staircase at T > L (spec/ir.md 5.6)")
         measure("sncc constant", encoding="constant")
         if residual:  # the options README recommends for residual networks, at every T, float and 8-bit
-            r["notes"].append("'sncc' rows: convert's defaults (first_spikes=auto: early here, the network has "
-                              "residual adds; constant input only); 'sncc first-spikes=v0' the former default; "
+            r["notes"].append("'sncc' rows: convert's defaults (first_spikes=auto: early for this QCFS network, "
+                              "which has residual adds; constant input only; v0 for its ReLU network, 'sncc ReLU'); "
+                              "'sncc first-spikes=v0' the former default; "
                               "'sncc v0-calibrated' first_spikes=v0 with v0_calibration; 'sncc early+v0-calibrated' "
                               f"first_spikes=early with v0_calibration={models.V0_CALIBRATION}, at every T; its "
                               "'fixed8' in 8-bit fixed point (quantize{weight_bits=8})")
