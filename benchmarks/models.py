@@ -19,6 +19,7 @@ QCFS fine-tuned versions (`sncc.nn.finetune_qcfs`, L = 4; `finetuned(name)`):
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -118,15 +119,24 @@ def trained(name: str, epochs: int | None = None, log=print):
     return model, (x, y), (xt, yt)
 
 
-def finetuned(name: str, log=print):
+def finetuned(name: str, log=print, cache=None):
     """(qcfs_model, relu_model, seconds of fine-tuning, (x_train, y_train), (x_test, y_test))
-    for name = cnn_qcfs or resnet_qcfs: the ReLU network fine-tuned by sncc.nn.finetune_qcfs."""
+    for name = cnn_qcfs or resnet_qcfs: the ReLU network fine-tuned by sncc.nn.finetune_qcfs.
+    cache: a folder; the trained networks are saved there and reloaded by the next call (the
+    same seeded result, without training again: split one long benchmark over processes)."""
     base = name[: -len("_qcfs")]
+    saved = None if cache is None else Path(cache) / f"{name}.pt"
+    if saved is not None and saved.exists():
+        torch.set_num_threads(2)
+        (x, y), (xt, yt) = load_mnist()
+        x, xt = inputs(base, x), inputs(base, xt)
+        relu, q, seconds = (torch.load(saved, weights_only=False)[k] for k in ("relu", "q", "seconds"))
+        log(f"{name}: loaded from {saved} (fine-tuned in {seconds:.0f} s)")
+        return q, relu, seconds, (x, y), (xt, yt)
     if base == "cnn":
         # the shipped models: examples/cnn.onnx (the cnn trained 15 epochs) and the
         # examples/finetune_cnn_qcfs.py output cnn_qcfs.onnx, whose metadata holds its fine-tuning time
         import sys
-        from pathlib import Path
 
         examples = Path(__file__).resolve().parents[1] / "examples"
         sys.path.insert(0, str(examples))
@@ -144,4 +154,7 @@ def finetuned(name: str, log=print):
         seconds = time.perf_counter() - t
     log(f"{name}: ANN {100 * accuracy(relu, xt, yt):.2f}% (ReLU) -> {100 * accuracy(q, xt, yt):.2f}% (QCFS), "
         f"fine-tuned ({QCFS_FINETUNE}) in {seconds:.0f} s")
+    if saved is not None:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"relu": relu, "q": q, "seconds": seconds}, saved)
     return q, relu, seconds, (x, y), (xt, yt)

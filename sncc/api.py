@@ -292,7 +292,7 @@ def default_T(module: Module) -> int:
 
 def conversion_pipeline(T=32, encoding="constant", reset="subtract", readout="membrane", percentile=99.9,
                         granularity="channel", seed=0, v0=0.5, maxpool="gate", samples=0, staircase="trained",
-                        v0_calibration=0, calibrated=True, first_spikes="v0") -> str:
+                        v0_calibration=0, calibrated=True, first_spikes="auto") -> str:
     """The pass pipeline of `convert`; without calibration data (`calibrated=False`) the scales
     come from `assume-scale` (QCFS thresholds, else 1.0 per ReLU layer)."""
     scales = (f"calibrate{{percentile={percentile},granularity={granularity},samples={samples}}}" if calibrated
@@ -305,7 +305,7 @@ def conversion_pipeline(T=32, encoding="constant", reset="subtract", readout="me
 def convert(model, calibration_data=None, T: int | None = None, *, encoding: str = "constant",
             reset: str = "subtract", readout: str = "membrane", percentile: float = 99.9,
             granularity: str = "channel", seed: int = 0, v0: float = 0.5, maxpool: str = "gate", samples: int = 0,
-            staircase: str = "trained", v0_calibration: int = 0, first_spikes: str = "v0", input_shape=None,
+            staircase: str = "trained", v0_calibration: int = 0, first_spikes: str = "auto", input_shape=None,
             progress: bool = True) -> SpikingNetwork:
     """Convert a trained ANN into a rate-coded spiking network.
 
@@ -321,6 +321,9 @@ def convert(model, calibration_data=None, T: int | None = None, *, encoding: str
     first_spikes="early": the neurons of a constant input current (the first layer) fire their
     first spike at step 0, with the same counts (spec/ir.md 5.6); for networks whose first layer
     fires on a uniform background (a ResNet on MNIST's zero pixels), with v0_calibration.
+    The default, "auto", is "early" for a QCFS network with a residual add and "v0" otherwise;
+    converting such a network under constant input without early first spikes and
+    v0_calibration logs a warning naming both.
 
         >>> snn = convert("examples/mlp.onnx", x_train[:1000], T=16)   # doctest: +SKIP
     """

@@ -80,11 +80,11 @@ def _conversion_options(p: argparse.ArgumentParser):
                    help="calibrate per-channel initial membranes on the first N --calib inputs so that each "
                    "channel's mean spike count matches the ANN (0: off, the default; it helps QCFS networks "
                    "at T below their L)")
-    p.add_argument("--first-spikes", metavar="{v0,early}", default=None,
+    p.add_argument("--first-spikes", metavar="{auto,v0,early}", default=None,
                    help="'early': neurons driven by a constant input current (the first layer) fire their first "
                    "spike at step 0, with the same counts (spec/ir.md 5.6; helps residual networks whose first "
-                   "layer fires on a uniform background, with --v0-calibration); 'v0' (default): at the steps "
-                   "v0 gives")
+                   "layer fires on a uniform background, with --v0-calibration); 'v0': at the steps v0 gives; "
+                   "'auto' (default): early for a QCFS network with a residual add, else v0")
 
 
 def _conversion_kw(args) -> dict:
@@ -96,8 +96,8 @@ def _conversion_kw(args) -> dict:
             raise SnccError(f"--staircase must be 'trained' or 'T', got '{args.staircase}'")
         kw["staircase"] = args.staircase
     if args.first_spikes is not None:
-        if args.first_spikes not in ("v0", "early"):
-            raise SnccError(f"--first-spikes must be 'v0' or 'early', got '{args.first_spikes}'")
+        if args.first_spikes not in ("auto", "v0", "early"):
+            raise SnccError(f"--first-spikes must be 'auto', 'v0' or 'early', got '{args.first_spikes}'")
         kw["first_spikes"] = args.first_spikes
     if args.v0_calibration is not None:
         n = args.v0_calibration

@@ -160,6 +160,12 @@ class Module:
             return owner.attrs["value"]
         return None
 
+    def residual_adds(self) -> list[Operation]:
+        """The `add` ops that sum two or more computed values (not constants): where the
+        branches of a residual block (or any fork) merge."""
+        return [op for op in self.ops
+                if op.kind == "add" and sum(self.const_value(v) is None for v in op.operands) >= 2]
+
     @property
     def is_spiking(self) -> bool:
         from sncc import ops

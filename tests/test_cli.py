@@ -155,7 +155,7 @@ QCFS_CNN = ROOT / "examples" / "cnn_qcfs.onnx"
      "--v0-calibration must be a whole number of calibration inputs >= 0, got '1e3'"),
     ([EXAMPLE, "--target", "cpu", "--v0-calibration", "100"],
      "--v0-calibration matches spike counts to the ANN on calibration data: give --calib"),
-    ([EXAMPLE, "--first-spikes", "late"], "--first-spikes must be 'v0' or 'early', got 'late'"),
+    ([EXAMPLE, "--first-spikes", "late"], "--first-spikes must be 'auto', 'v0' or 'early', got 'late'"),
     ([EXAMPLE, "--first-spikes", "early"], "--first-spikes sets the conversion to a spiking network"),
     ([EXAMPLE, "--staircase", "T"], "--staircase sets the conversion to a spiking network, which this command does "
      "not run"),
@@ -195,3 +195,60 @@ def test_conversion_options_reach_the_conversion(tmp_path, mnist):
         "v0 = 0.99609375") == 0
     r = run("run", QCFS_CNN, "--calib", calib, "--input", xs, "-T", 8, "--staircase", "T", "--json")
     assert r.returncode == 0 and "(staircase=T)" in r.stderr, r.stderr
+
+
+def _residual_mlp(tmp_path):
+    """x -> Gemm-Relu -> Gemm, + the first Relu's output (a residual add) -> Relu -> Gemm."""
+    rng = np.random.default_rng(0)
+    w = [rng.normal(0, 0.6, s).astype(np.float32) for s in ((6, 4), (6, 6), (3, 6))]
+    inits = [helper.make_tensor(f"w{i}", TensorProto.FLOAT, a.shape, a.ravel()) for i, a in enumerate(w)]
+    inits += [helper.make_tensor(f"b{i}", TensorProto.FLOAT, (a.shape[0],), np.full(a.shape[0], 0.1, np.float32))
+              for i, a in enumerate(w)]
+    nodes = [helper.make_node("Gemm", ["x", "w0", "b0"], ["g0"], transB=1), helper.make_node("Relu", ["g0"], ["r0"]),
+             helper.make_node("Gemm", ["r0", "w1", "b1"], ["g1"], transB=1), helper.make_node("Add", ["g1", "r0"], ["s"]),
+             helper.make_node("Relu", ["s"], ["r1"]), helper.make_node("Gemm", ["r1", "w2", "b2"], ["y"], transB=1)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])], inits)
+    path = tmp_path / "residual.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString())
+    calib = tmp_path / "calib.npy"
+    np.save(calib, rng.random((40, 4)).astype(np.float32))
+    # the same network with QCFS activations (L = 4), as an IR file
+    m = sncc.import_onnx(path)
+    for op in [op for op in m.ops if op.kind == "relu"]:
+        m.replace_all_uses(op.result, m.insert_before(op, "qcfs", op.operands, {"threshold": 2.0, "levels": 4},
+                                                      f"{op.result.name}.q"))
+        m.erase(op)
+    (tmp_path / "residual_qcfs.sir").write_text(m.to_text())
+    return path, calib
+
+
+def test_first_spikes_default_on_a_residual_network_and_its_warning(tmp_path):
+    """--first-spikes auto (the default): early on a QCFS network with a residual add (the first
+    layer's v0 just below its threshold, spec 5.6), with a one-line warning naming
+    --first-spikes early and --v0-calibration; --first-spikes v0 keeps v0 = 1/2 and warns;
+    both options given: no warning. The same network with ReLU, and the MLP example (no
+    residual add): auto is v0, silent."""
+    relu, calib = _residual_mlp(tmp_path)
+    r = run(relu, "--calib", calib, "-T", 4, "--elide-weights")
+    assert r.returncode == 0 and "v0 = 0.99609375" not in r.stdout and "residual" not in r.stderr, r.stderr
+    assert run(relu, "--calib", calib, "-T", 4, "--first-spikes", "v0", "--elide-weights").stdout == r.stdout
+    model = tmp_path / "residual_qcfs.sir"
+    auto = run(model, "--calib", calib, "-T", 4, "--elide-weights")
+    assert auto.returncode == 0, auto.stderr
+    assert auto.stdout.count("v0 = 0.99609375") == 1, auto.stdout
+    assert run(model, "--calib", calib, "-T", 4, "--first-spikes", "early", "--elide-weights").stdout == auto.stdout
+    assert run(model, "--calib", calib, "-T", 4, "--first-spikes", "auto", "--elide-weights").stdout == auto.stdout
+    warned = [line for line in auto.stderr.splitlines() if "residual add" in line]
+    assert len(warned) == 1 and "--first-spikes early" in warned[0] and "--v0-calibration" in warned[0], auto.stderr
+    v0 = run(model, "--calib", calib, "-T", 4, "--first-spikes", "v0", "--elide-weights")
+    assert v0.returncode == 0 and "v0 = 0.99609375" not in v0.stdout
+    assert "converting with first_spikes='v0'" in v0.stderr, v0.stderr
+    both = run(model, "--calib", calib, "-T", 4, "--first-spikes", "early", "--v0-calibration", 40, "--elide-weights")
+    assert both.returncode == 0 and "residual add" not in both.stderr, both.stderr
+    np.save(tmp_path / "mlp_calib.npy", np.random.default_rng(1).random((20, 784)).astype(np.float32))
+    plain = run(EXAMPLE, "--calib", tmp_path / "mlp_calib.npy", "-T", 4, "--elide-weights")
+    assert plain.returncode == 0 and "residual" not in plain.stderr and "v0 = 0.99609375" not in plain.stdout
+    assert "v0 = 0.5}" in plain.stdout, plain.stdout
+    assert run(EXAMPLE, "--calib", tmp_path / "mlp_calib.npy", "-T", 4, "--first-spikes", "v0",
+               "--elide-weights").stdout == plain.stdout

@@ -111,7 +111,7 @@ def test_every_layers_current_is_the_torch_pre_activation_of_the_snns_own_counts
     q, calib, x = case
     acts, pre, head = _layers(q)
     lams = [float(a.threshold.detach()) for a in acts]
-    snn = sncc.convert(q, calibration_data=calib, T=T, progress=False)
+    snn = sncc.convert(q, calibration_data=calib, T=T, first_spikes="v0", progress=False)  # v0 = theta/2 everywhere
     assert T == L or snn.report["convert-to-snn"]["staircase"] == f"L={L}, currents x{L / T:g}"
     totals, counts, out, neurons = _run(snn, x, T)
     assert len(neurons) == len(acts) == 5
@@ -139,7 +139,7 @@ def test_every_layers_current_is_the_torch_pre_activation_of_the_snns_own_counts
 
 
 def test_counts_at_T_equal_L_reproduce_the_anns_quantized_activations(case):
-    """QCFS at T = L, v0 = theta/2: the first layer (constant current) reproduces the ANN's
+    """QCFS at T = L, v0 = theta/2 (first_spikes=v0): the first layer (constant current) reproduces the ANN's
     quantized activation exactly; later layers up to spike timing (a neuron fired early by
     currents that a later, negative current would have cancelled keeps its spike). Cannot
     pass trivially: a fifth or more of every layer's neurons is active, over several levels."""
@@ -151,7 +151,7 @@ def test_counts_at_T_equal_L_reproduce_the_anns_quantized_activations(case):
         q(torch.from_numpy(x))
     for h in hooks:
         h.remove()
-    snn = sncc.convert(q, calibration_data=calib, T=L, progress=False)
+    snn = sncc.convert(q, calibration_data=calib, T=L, first_spikes="v0", progress=False)
     _, counts, _, _ = _run(snn, x, L)
     agree = []
     for k, m in enumerate(acts):
@@ -216,3 +216,80 @@ def test_early_first_spikes_keep_the_first_layers_counts_and_fire_them_first(cas
     assert first_early.mean() < first_plain.mean() - 0.5, (first_early.mean(), first_plain.mean())
     fixed = sncc.PassManager.parse("quantize{weight_bits=8}").run(early.module.clone(), PassContext())
     np.testing.assert_array_equal(CpuSimulator(fixed, mode="fixed").run(x), sncc.interpret(fixed, x))
+
+
+def _early(snn):
+    """The neurons converted with first_spikes=early (v0 just below theta: spec/ir.md 5.6)."""
+    return [op for op in snn.module.ops if op.kind == "if" and np.ndim(op.attrs["v0"]) == 0
+            and op.attrs["v0"] == 1 - 2 ** -8]
+
+
+def test_residual_adds_are_the_adds_of_two_computed_values():
+    m = sncc.parse("""module @m {
+  %x = input {index = 0} : tensor<4xf32>
+  %c = const {value = dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>} : tensor<4xf32>
+  %b = add(%x, %c) : tensor<4xf32>
+  %r = relu(%b) : tensor<4xf32>
+  %s = add(%r, %x) : tensor<4xf32>
+  return %s
+}""")
+    assert [op.result.name for op in m.residual_adds()] == ["s"]
+
+
+def test_default_first_spikes_are_early_for_a_residual_network_and_it_warns(case, caplog):
+    """first_spikes=auto (the default): early for a QCFS network with residual adds (the ResNet
+    here: the same module as asking for early), with one warning line naming both options
+    while v0_calibration is off; given both, no warning."""
+    q, calib, _ = case
+    with caplog.at_level("WARNING", logger="sncc"):
+        snn = sncc.convert(q, calibration_data=calib, T=L, progress=False)
+    warned = [r.getMessage() for r in caplog.records if "residual add" in r.getMessage()]
+    assert snn.report["convert-to-snn"]["first_spikes"] == "early" and len(_early(snn)) == 1
+    early = sncc.convert(q, calibration_data=calib, T=L, first_spikes="early", progress=False)
+    assert snn.module.to_text() == early.module.to_text()
+    assert len(warned) == 1 and "\n" not in warned[0], warned
+    for words in ("2 residual add(s)", "first_spikes='early'", "--first-spikes early", "v0_calibration=1000",
+                  "--v0-calibration 1000", "v0_calibration=0"):
+        assert words in warned[0], (words, warned[0])
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="sncc"):
+        plain = sncc.convert(q, calibration_data=calib, T=L, first_spikes="v0", progress=False)
+    assert not _early(plain) and plain.report["convert-to-snn"]["first_spikes"] == "v0"
+    assert [r for r in caplog.records if "converting with first_spikes='v0'" in r.getMessage()]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="sncc"):
+        both = sncc.convert(q, calibration_data=calib, T=L, first_spikes="early", v0_calibration=40, progress=False)
+    assert len(_early(both)) == 1 and not [r for r in caplog.records if "residual add" in r.getMessage()]
+    # rate input: early first spikes do not apply (no constant current), nor does the warning
+    with caplog.at_level("WARNING", logger="sncc"):
+        rate = sncc.convert(q, calibration_data=calib, T=L, encoding="rate", progress=False)
+    assert not _early(rate) and not [r for r in caplog.records if "residual add" in r.getMessage()]
+
+
+def test_default_first_spikes_leave_a_relu_resnet_at_v0(caplog):
+    """The same ResNet with ReLU (before finetune_qcfs): auto is v0 (measured on the benchmark
+    ResNet: 54.64% at T = 4 with v0, 10.10% with early), silently."""
+    torch.manual_seed(0)
+    net = _resnet(3)
+    x = np.random.default_rng(1).random((40, 1, 12, 12)).astype(np.float32)
+    with caplog.at_level("WARNING", logger="sncc"):
+        auto = sncc.convert(net, calibration_data=x, T=4, progress=False)
+    assert auto.report["convert-to-snn"]["first_spikes"] == "v0" and not _early(auto)
+    assert not [r for r in caplog.records if "residual" in r.getMessage()]
+    assert len(sncc.api.import_model(net, x).residual_adds()) == 2
+
+
+def test_default_first_spikes_leave_a_network_without_residual_adds_unchanged(caplog):
+    """The same layers without the shortcuts (no residual add): auto is v0, the module is the
+    one first_spikes=v0 gives, and nothing is said about residual networks."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 6, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(6, 8, 3, padding=1),
+                        nn.ReLU(), nn.Flatten(), nn.Linear(8 * 6 * 6, 5)).eval()
+    x = np.random.default_rng(1).random((40, 1, 12, 12)).astype(np.float32)
+    with caplog.at_level("WARNING", logger="sncc"):
+        auto = sncc.convert(net, calibration_data=x, T=4, progress=False)
+    assert auto.report["convert-to-snn"]["first_spikes"] == "v0" and not _early(auto)
+    assert auto.module.to_text() == sncc.convert(net, calibration_data=x, T=4, first_spikes="v0",
+                                                 progress=False).module.to_text()
+    assert not [r for r in caplog.records if "residual" in r.getMessage()]
+    assert len(_early(sncc.convert(net, calibration_data=x, T=4, first_spikes="early", progress=False))) == 1
