@@ -129,49 +129,58 @@ module sncc_scan #(
     wire e_valid = active && !emp;      // an event to hand over
     reg  s_full;                        // the output stage's skid register holds one
     wire take = e_valid && !s_full;
-    wire pop = (count != 3'd0) && (emp || (take && one));
+    // the next word moves in when this one is empty or its last event is taken; written from
+    // registers only: have = (count != 0), and take's !emp is implied by the OR (timing)
+    reg  have;
+    wire pop = have && (emp || (active && one && !s_full));
 
     always @(posedge clk) begin
         if (rst) begin
-            active <= 1'b0; issued <= {(NB+1){1'b0}}; inflight <= 3'd0; count <= 3'd0;
+            active <= 1'b0; issued <= {(NB+1){1'b0}}; inflight <= 3'd0; count <= 3'd0; have <= 1'b0;
             cw <= 2'd0; cr <= 2'd0; dw <= 2'd0; pend <= {L{1'b0}}; emp <= 1'b1;
             ic <= {CB{1'b0}}; iy <= {YB{1'b0}}; ix <= {XB{1'b0}};
             iyy <= {YB{1'b0}}; ixx <= {XB{1'b0}}; irb <= {YB{1'b0}}; icb <= {XB{1'b0}};
         end else if (start) begin
-            active <= 1'b1; issued <= {(NB+1){1'b0}}; inflight <= 3'd0; count <= 3'd0;
+            active <= 1'b1; issued <= {(NB+1){1'b0}}; inflight <= 3'd0; count <= 3'd0; have <= 1'b0;
             cw <= 2'd0; cr <= 2'd0; dw <= 2'd0; pend <= {L{1'b0}}; emp <= 1'b1;
             ic <= {CB{1'b0}}; iy <= {YB{1'b0}}; ix <= {XB{1'b0}};
             iyy <= {YB{1'b0}}; ixx <= {XB{1'b0}}; irb <= {YB{1'b0}}; icb <= {XB{1'b0}};
-        end else if (active) begin
-            if (can_issue) begin
-                issued <= issued + 1'b1;
-                cw <= cw + 1'b1;
-                if (ORDER == 0) begin
-                    if ({1'b0, ic} + LC >= CC) begin
-                        ic <= {CB{1'b0}};
-                        if (ixx == WBL1) begin
-                            ixx <= {XB{1'b0}};
-                            if (iyy == HBL1) begin
-                                iyy <= {YB{1'b0}};
-                                if (icb == BXL1) begin
-                                    icb <= {XB{1'b0}}; irb <= irb + 1'b1; iy <= irb + 1'b1; ix <= {XB{1'b0}};
-                                end else begin
-                                    icb <= icb + 1'b1; iy <= irb; ix <= icb + 1'b1;
-                                end
-                            end else begin iyy <= iyy + 1'b1; iy <= iy + BYL; ix <= icb; end
-                        end else begin ixx <= ixx + 1'b1; ix <= ix + BXL; end
-                    end else ic <= ic + LC[CB-1:0];
-                end else begin
-                    if (ix == WL1) begin
-                        ix <= {XB{1'b0}};
-                        if (iy == HL1) begin iy <= {YB{1'b0}}; ic <= ic + 1'b1; end
-                        else iy <= iy + 1'b1;
-                    end else ix <= ix + 1'b1;
+        end else begin
+            if (active) begin
+                if (can_issue) begin
+                    issued <= issued + 1'b1;
+                    cw <= cw + 1'b1;
+                    if (ORDER == 0) begin
+                        if ({1'b0, ic} + LC >= CC) begin
+                            ic <= {CB{1'b0}};
+                            if (ixx == WBL1) begin
+                                ixx <= {XB{1'b0}};
+                                if (iyy == HBL1) begin
+                                    iyy <= {YB{1'b0}};
+                                    if (icb == BXL1) begin
+                                        icb <= {XB{1'b0}}; irb <= irb + 1'b1; iy <= irb + 1'b1; ix <= {XB{1'b0}};
+                                    end else begin
+                                        icb <= icb + 1'b1; iy <= irb; ix <= icb + 1'b1;
+                                    end
+                                end else begin iyy <= iyy + 1'b1; iy <= iy + BYL; ix <= icb; end
+                            end else begin ixx <= ixx + 1'b1; ix <= ix + BXL; end
+                        end else ic <= ic + LC[CB-1:0];
+                    end else begin
+                        if (ix == WL1) begin
+                            ix <= {XB{1'b0}};
+                            if (iy == HL1) begin iy <= {YB{1'b0}}; ic <= ic + 1'b1; end
+                            else iy <= iy + 1'b1;
+                        end else ix <= ix + 1'b1;
+                    end
                 end
+                inflight <= inflight + {2'd0, can_issue} - {2'd0, rd_valid};
+                if (rd_valid) dw <= dw + 1'b1;
+                count <= count + {2'd0, rd_valid} - {2'd0, pop};
+                have <= rd_valid || (count > 3'd1) || (count == 3'd1 && !pop);
+                if (!more && inflight == 3'd0 && count == 3'd0 && !can_issue && !rd_valid && (emp || (take && one)))
+                    active <= 1'b0;
             end
-            inflight <= inflight + {2'd0, can_issue} - {2'd0, rd_valid};
-            if (rd_valid) dw <= dw + 1'b1;
-            count <= count + {2'd0, rd_valid} - {2'd0, pop};
+            // (outside the active test: when the scan is not active, have and take are 0)
             if (pop) begin
                 cur <= dfifo[cr];
                 pend <= chole ? {L{1'b0}} : nz;
@@ -186,8 +195,6 @@ module sncc_scan #(
                 emp <= one;
                 one <= words || !two;
             end
-            if (!more && inflight == 3'd0 && count == 3'd0 && !can_issue && !rd_valid && (emp || (take && one)))
-                active <= 1'b0;
         end
     end
 
