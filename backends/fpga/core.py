@@ -294,12 +294,16 @@ class _Core:
         self.par_drivers: dict[int, list[int]] = {}  # banked node -> the tap-parallel projections into it
         self.consumers: dict[int, list[Projection]] = {}  # node -> the projections that read it
 
+    def one_reader(self, n: Node) -> bool:
+        """Whether a single projection reads node n (its scanner then needs no phase test)."""
+        return len(self.consumers.get(n.index, [])) == 1
+
     def events_to(self, src: Node, phase: str) -> str:
         """The valid of src's events as the projection of `phase` sees them. A scanner serving
         one projection runs only in that projection's phase (started there, and the phase waits
         for it), so only a scanner with several readers needs the phase test: one LUT level
         less between the scanner and the engine (timing)."""
-        if len(self.consumers.get(src.index, [])) == 1:
+        if self.one_reader(src):
             return f"n{src.index}_ev_valid"
         return f"n{src.index}_ev_valid && ph == {phase}"
 
@@ -629,7 +633,7 @@ def core_verilog(g: HardwareGraph, mem: str = "mem/", block_rom_bits: int | None
             c.read_users.setdefault(i, []).append((in_phase(names), f"n{i}_sc_addr", f"n{i}_sc_req"))
             a(f"    assign n{i}_sc_rvalid = n{i}_rv[1];")
             a(f"    assign n{i}_sc_rdata = n{i}_rdata;")
-        if len(ps) == 1:    # its only reader's phase is the only one it runs in (_Core.events_to)
+        if c.one_reader(n):    # its only reader's phase is the only one it runs in (_Core.events_to)
             a(f"    assign n{i}_ev_ready = p{ps[0].index}_ev_ready;")
         else:
             readies = [f"(ph == {acc_state[p.index]} && p{p.index}_ev_ready)" for p in ps]
